@@ -1,0 +1,308 @@
+/* broker.c: the event loop, gateway bookkeeping and command dispatch.
+ *
+ * The loop waits on the ROUTER socket until the next timer (typing expiry,
+ * the online-count push, the gateway liveness check), handles every message
+ * that is ready, then runs the timers that are due. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include <zmq.h>
+
+#include "broker.h"
+#include "clock.h"
+#include "log.h"
+
+static uint64_t random_u64(void)
+{
+    uint64_t v = 0;
+    if (getrandom(&v, sizeof v, 0) != (ssize_t)sizeof v) v = clock_mono_us() ^ clock_wall_ms();
+    return v ? v : 1;
+}
+
+struct broker *broker_new(const struct broker_config *cfg)
+{
+    struct broker *b = calloc(1, sizeof *b);
+    if (!b) return NULL;
+    b->cfg = *cfg;
+    b->instance = random_u64();
+    b->mono_ms = clock_mono_ms;
+    rooms_init(&b->rooms, (size_t)cfg->ring);
+    typing_init(&b->typing, (uint64_t)cfg->typing_timeout_ms);
+    if (!cfg->listen) return b; /* no socket: driven by broker_handle() (tests, fuzzing) */
+    int one = 1, hwm = (int)cfg->hwm, linger = 0;
+    if (!(b->zctx = zmq_ctx_new()) || !(b->router = zmq_socket(b->zctx, ZMQ_ROUTER))) goto fail;
+    zmq_setsockopt(b->router, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
+    zmq_setsockopt(b->router, ZMQ_ROUTER_HANDOVER, &one, sizeof one);
+    zmq_setsockopt(b->router, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(b->router, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(b->router, ZMQ_LINGER, &linger, sizeof linger);
+    if (zmq_bind(b->router, cfg->listen) < 0) {
+        log_error("bind_failed", "listen=%s reason=\"%s\"", cfg->listen, zmq_strerror(errno));
+        goto fail;
+    }
+    log_info("broker_listening", "listen=%s instance=%016llx", cfg->listen,
+             (unsigned long long)b->instance);
+    return b;
+fail:
+    broker_destroy(&b);
+    return NULL;
+}
+
+static struct gateway *gateway_find(struct broker *b, const void *rid, size_t len)
+{
+    struct gateway *gw;
+    HASH_FIND(hh, b->gateways, rid, len, gw);
+    return gw;
+}
+
+/* Ends every session on gw (connections lost: presence leaves go out). */
+static void gateway_drop_sessions(struct broker *b, struct gateway *gw)
+{
+    struct session *s, *tmp;
+    HASH_ITER(hh_conn, b->by_conn, s, tmp)
+    if (s->key.gw == gw) session_end(b, s);
+}
+
+static void gateway_destroy(struct broker *b, struct gateway *gw)
+{
+    gateway_drop_sessions(b, gw);
+    HASH_DELETE(hh, b->gateways, gw);
+    free(gw->batch);
+    free(gw->id);
+    free(gw);
+}
+
+void broker_destroy(struct broker **bp)
+{
+    struct broker *b = *bp;
+    if (!b) return;
+    struct gateway *gw, *tmp;
+    HASH_ITER(hh, b->gateways, gw, tmp) gateway_destroy(b, gw);
+    typing_clear(&b->typing);
+    rooms_clear(&b->rooms);
+    nicks_clear(&b->nicks);
+    if (b->router) zmq_close(b->router);
+    if (b->zctx) zmq_ctx_term(b->zctx);
+    free(b);
+    *bp = NULL;
+}
+
+static void send_heartbeat(struct broker *b, struct gateway *gw, const Chat__Heartbeat *in)
+{
+    Chat__Heartbeat hb = CHAT__HEARTBEAT__INIT;
+    hb.instance = b->instance;
+    if (in && in->has_sent_us) {
+        hb.has_sent_us = 1;
+        hb.sent_us = in->sent_us;
+    }
+    Chat__Downstream d = CHAT__DOWNSTREAM__INIT;
+    d.body_case = CHAT__DOWNSTREAM__BODY_HEARTBEAT;
+    d.heartbeat = &hb;
+    send_down(b, gw, &d);
+}
+
+/* Tells an unknown peer to say hello (it talks to a broker that lost it). */
+static void send_reset(struct broker *b, const void *rid, size_t len)
+{
+    struct gateway tmp = {.id = (char *)rid, .id_len = len};
+    Chat__Reset r = CHAT__RESET__INIT;
+    r.instance = b->instance;
+    Chat__Downstream d = CHAT__DOWNSTREAM__INIT;
+    d.body_case = CHAT__DOWNSTREAM__BODY_RESET;
+    d.reset = &r;
+    send_down(b, &tmp, &d);
+}
+
+static void gateway_hello(struct broker *b, const void *rid, size_t len, const Chat__GatewayHello *h)
+{
+    struct gateway *gw = gateway_find(b, rid, len);
+    if (gw && gw->instance != h->instance) {
+        log_info("gateway_restarted", "gateway=%s sessions=%u", gw->id, gw->sessions);
+        gateway_destroy(b, gw);
+        gw = NULL;
+    }
+    if (!gw) {
+        gw = calloc(1, sizeof *gw);
+        if (!gw || !(gw->id = malloc(len + 1))) {
+            free(gw);
+            log_error("gateway_oom", "bytes=%zu", len);
+            return;
+        }
+        memcpy(gw->id, rid, len);
+        gw->id[len] = '\0';
+        gw->id_len = len;
+        gw->instance = h->instance;
+        HASH_ADD_KEYPTR(hh, b->gateways, gw->id, gw->id_len, gw);
+        log_info("gateway_up", "gateway=%s instance=%016llx", gw->id,
+                 (unsigned long long)h->instance);
+    }
+    gw->last_seen_ms = b->mono_ms();
+    send_heartbeat(b, gw, NULL);
+}
+
+static void dispatch(struct broker *b, struct gateway *gw, const Chat__Command *c)
+{
+    b->commands++;
+    if (c->cmd_case == CHAT__COMMAND__CMD_HELLO) {
+        cmd_hello(b, gw, c);
+        return;
+    }
+    struct session *s = session_by_conn(b, gw, c->conn);
+    if (c->cmd_case == CHAT__COMMAND__CMD_DISCONNECT) {
+        if (s) session_end(b, s);
+        return;
+    }
+    if (!s) {
+        send_error(b, gw, c->conn, c->id, "not_identified", "send hello first");
+        return;
+    }
+    switch (c->cmd_case) {
+    case CHAT__COMMAND__CMD_JOIN: cmd_join(b, s, c); break;
+    case CHAT__COMMAND__CMD_LEAVE: cmd_leave(b, s, c); break;
+    case CHAT__COMMAND__CMD_MSG: cmd_msg(b, s, c); break;
+    case CHAT__COMMAND__CMD_DM: cmd_dm(b, s, c); break;
+    case CHAT__COMMAND__CMD_TYPING: cmd_typing(b, s, c); break;
+    case CHAT__COMMAND__CMD_NICK: cmd_nick(b, s, c); break;
+    case CHAT__COMMAND__CMD_WHO: cmd_who(b, s, c); break;
+    case CHAT__COMMAND__CMD_HISTORY: cmd_history(b, s, c); break;
+    default: send_error(b, gw, c->conn, c->id, "bad_request", "unknown command"); break;
+    }
+}
+
+/* A command is well-formed when its oneof body and required strings are
+ * there (protobuf-c checks required fields; this checks the oneof). */
+static int command_ok(const Chat__Command *c)
+{
+    switch (c->cmd_case) {
+    case CHAT__COMMAND__CMD_HELLO: return c->hello != NULL;
+    case CHAT__COMMAND__CMD_JOIN: return c->join != NULL;
+    case CHAT__COMMAND__CMD_LEAVE: return c->leave != NULL;
+    case CHAT__COMMAND__CMD_MSG: return c->msg != NULL;
+    case CHAT__COMMAND__CMD_DM: return c->dm != NULL;
+    case CHAT__COMMAND__CMD_TYPING:
+        return c->typing != NULL && (c->typing->room != NULL) != (c->typing->to != NULL);
+    case CHAT__COMMAND__CMD_NICK: return c->nick != NULL;
+    case CHAT__COMMAND__CMD_WHO: return c->who != NULL;
+    case CHAT__COMMAND__CMD_HISTORY: return c->history != NULL;
+    case CHAT__COMMAND__CMD_DISCONNECT: return c->disconnect != NULL;
+    default: return 0;
+    }
+}
+
+void broker_handle(struct broker *b, const void *rid, size_t rid_len, const uint8_t *data,
+                   size_t len)
+{
+    Chat__Upstream *up = chat__upstream__unpack(NULL, len, data);
+    if (!up) {
+        log_warn("bad_envelope", "bytes=%zu", len);
+        return;
+    }
+    struct gateway *gw = gateway_find(b, rid, rid_len);
+    switch (up->body_case) {
+    case CHAT__UPSTREAM__BODY_HELLO:
+        if (up->hello) gateway_hello(b, rid, rid_len, up->hello);
+        break;
+    case CHAT__UPSTREAM__BODY_HEARTBEAT:
+        if (!gw || !up->heartbeat || up->heartbeat->instance != gw->instance) {
+            send_reset(b, rid, rid_len);
+            break;
+        }
+        gw->last_seen_ms = b->mono_ms();
+        send_heartbeat(b, gw, up->heartbeat);
+        break;
+    case CHAT__UPSTREAM__BODY_COMMAND:
+        if (!gw) {
+            send_reset(b, rid, rid_len);
+            break;
+        }
+        gw->last_seen_ms = b->mono_ms();
+        if (up->command && command_ok(up->command))
+            dispatch(b, gw, up->command);
+        else
+            log_warn("bad_command", "gateway=%s", gw->id);
+        break;
+    default: log_warn("bad_envelope", "bytes=%zu body=%d", len, (int)up->body_case); break;
+    }
+    chat__upstream__free_unpacked(up, NULL);
+}
+
+static void run_timers(struct broker *b)
+{
+    uint64_t now = b->mono_ms();
+    struct typing_entry *e;
+    while ((e = typing_expired(&b->typing, now))) {
+        send_typing(b, e, 0);
+        typing_remove(&b->typing, e);
+    }
+    if (now >= b->next_online_ms) {
+        b->next_online_ms = now + (uint64_t)b->cfg.online_interval_ms;
+        Chat__Online o = CHAT__ONLINE__INIT;
+        o.count = b->online;
+        Chat__Event ev = CHAT__EVENT__INIT;
+        ev.ev_case = CHAT__EVENT__EV_ONLINE;
+        ev.online = &o;
+        ev.has_all = ev.all = 1;
+        for (struct gateway *gw = b->gateways; gw; gw = gw->hh.next) send_event(b, gw, &ev);
+    }
+    if (now >= b->next_gw_check_ms) {
+        b->next_gw_check_ms = now + 500;
+        struct gateway *gw, *tmp;
+        HASH_ITER(hh, b->gateways, gw, tmp)
+        {
+            if (now - gw->last_seen_ms < (uint64_t)b->cfg.gateway_timeout_ms) continue;
+            log_warn("gateway_lost", "gateway=%s silent_ms=%llu sessions=%u", gw->id,
+                     (unsigned long long)(now - gw->last_seen_ms), gw->sessions);
+            gateway_destroy(b, gw);
+        }
+    }
+}
+
+static long next_timeout(struct broker *b)
+{
+    uint64_t now = b->mono_ms(), next = b->next_online_ms;
+    if (b->next_gw_check_ms < next) next = b->next_gw_check_ms;
+    uint64_t t = typing_next_expiry(&b->typing);
+    if (t < next) next = t;
+    return next <= now ? 0 : (long)(next - now);
+}
+
+/* Receives one [routing id][payload] message without waiting; 0 when none. */
+static int recv_one(struct broker *b)
+{
+    zmq_msg_t rid, body;
+    zmq_msg_init(&rid);
+    zmq_msg_init(&body);
+    int got = 0;
+    if (zmq_msg_recv(&rid, b->router, ZMQ_DONTWAIT) < 0) goto done;
+    got = 1;
+    if (!zmq_msg_more(&rid) || zmq_msg_recv(&body, b->router, 0) < 0) goto done;
+    while (zmq_msg_more(&body)) { /* envelopes are one frame: skip extras */
+        zmq_msg_close(&body);
+        zmq_msg_init(&body);
+        if (zmq_msg_recv(&body, b->router, 0) < 0) goto done;
+    }
+    broker_handle(b, zmq_msg_data(&rid), zmq_msg_size(&rid), zmq_msg_data(&body),
+                  zmq_msg_size(&body));
+done:
+    zmq_msg_close(&rid);
+    zmq_msg_close(&body);
+    return got;
+}
+
+int broker_run(struct broker *b, volatile sig_atomic_t *stop)
+{
+    zmq_pollitem_t item = {b->router, 0, ZMQ_POLLIN, 0};
+    while (!*stop) {
+        int rc = zmq_poll(&item, 1, next_timeout(b));
+        if (rc < 0 && errno != EINTR) {
+            log_error("poll_failed", "reason=\"%s\"", zmq_strerror(errno));
+            return -1;
+        }
+        /* Bounded batch, so timers run even under a flood. */
+        for (int i = 0; i < 4096 && recv_one(b); i++) continue;
+        run_timers(b);
+    }
+    return 0;
+}

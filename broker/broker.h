@@ -1,0 +1,129 @@
+/* broker: the one owner of chat state, and its event loop.
+ *
+ * Everything here runs on one thread: the loop reads envelopes from the
+ * ROUTER socket, applies each command to the state below in arrival order,
+ * and sends events back to gateways. No locks anywhere. */
+#ifndef CHAT_BROKER_BROKER_H
+#define CHAT_BROKER_BROKER_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uthash.h>
+
+#include "chat.pb-c.h"
+#include "dedupe.h"
+#include "nicks.h"
+#include "rooms.h"
+#include "typing.h"
+
+struct broker_config {
+    const char *listen;
+    long long ring;              /* messages kept in memory per room */
+    long long max_rooms;         /* rooms per session */
+    long long typing_timeout_ms; /* typing expires this long after the last refresh */
+    long long dedupe;            /* remembered msg/dm ids per session */
+    long long gateway_timeout_ms; /* a silent gateway is declared dead after this */
+    long long online_interval_ms; /* how often the online count is pushed */
+    long long hwm;               /* ZeroMQ send/receive high-water marks (messages) */
+    long long who_max;           /* names in a global "who" */
+};
+
+/* A connected gateway, known from its GatewayHello. */
+struct gateway {
+    char *id;           /* routing id (the gateway's --id) */
+    size_t id_len;
+    uint64_t instance;  /* its process instance */
+    uint64_t last_seen_ms;
+    unsigned sessions;
+    /* Scratch list of conns, used while grouping one event by gateway. */
+    uint64_t *batch;
+    size_t nbatch, capbatch;
+    UT_hash_handle hh;
+};
+
+/* Key of the connection index. */
+struct conn_key {
+    struct gateway *gw;
+    uint64_t conn;
+};
+
+struct session {
+    struct conn_key key; /* where it is connected */
+    char token[33];      /* the opaque session string given to the client */
+    char *nick;
+    struct member *rooms; /* rooms joined (rooms.h, hh_who) */
+    unsigned nrooms;
+    struct dedupe dedupe;
+    unsigned mark; /* visit mark for one fan-out (struct broker.mark) */
+    UT_hash_handle hh_conn, hh_token;
+};
+
+struct broker {
+    struct broker_config cfg;
+    void *zctx, *router;
+    uint64_t instance;
+    struct gateway *gateways;
+    struct session *by_conn, *by_token;
+    struct nicks nicks;
+    struct rooms rooms;
+    struct typing typing;
+    uint64_t (*mono_ms)(void); /* the monotonic clock (tests inject their own) */
+    unsigned online; /* identified sessions with a live connection */
+    unsigned mark;
+    struct session *ending; /* the session session_end() is tearing down */
+    uint64_t next_online_ms, next_gw_check_ms;
+    /* Counters (metrics come with the operations issue). */
+    uint64_t commands, send_drops;
+};
+
+/* Binds the socket; returns NULL (after a log line) on failure. */
+struct broker *broker_new(const struct broker_config *cfg);
+void broker_destroy(struct broker **bp);
+
+/* Runs until *stop becomes non-zero (a signal handler sets it). */
+int broker_run(struct broker *b, volatile sig_atomic_t *stop);
+
+/* Handles one packed Upstream from the gateway with this routing id
+ * (exposed for tests and fuzzing: the loop calls it for each message). */
+void broker_handle(struct broker *b, const void *rid, size_t rid_len, const uint8_t *data,
+                   size_t len);
+
+/* sessions.c */
+struct session *session_by_conn(struct broker *b, struct gateway *gw, uint64_t conn);
+struct session *session_new(struct broker *b, struct gateway *gw, uint64_t conn, const char *nick);
+/* Ends a session: typing stops, presence leaves, nick freed. */
+void session_end(struct broker *b, struct session *s);
+
+/* send.c: every event leaves through these. */
+void send_down(struct broker *b, struct gateway *gw, Chat__Downstream *d);
+void send_event(struct broker *b, struct gateway *gw, Chat__Event *ev);
+/* To one session's connection; id echoed when non-NULL. */
+void send_to(struct broker *b, struct session *s, Chat__Event *ev, const char *id);
+/* To every member of room on every gateway, except `except` (may be NULL). */
+void send_to_room(struct broker *b, struct room *r, Chat__Event *ev, struct session *except);
+/* To a set of sessions gathered with batch_add() since batch_begin(). */
+void batch_begin(struct broker *b);
+void batch_add(struct broker *b, struct session *s);
+void batch_send(struct broker *b, Chat__Event *ev);
+void send_error(struct broker *b, struct gateway *gw, uint64_t conn, const char *id,
+                const char *code, const char *message);
+void send_presence(struct broker *b, struct room *r, struct session *s, int join);
+void send_typing(struct broker *b, struct typing_entry *e, int active);
+
+/* Command handlers (cmd_*.c). s is NULL when the connection is not identified. */
+void cmd_hello(struct broker *b, struct gateway *gw, const Chat__Command *c);
+void cmd_join(struct broker *b, struct session *s, const Chat__Command *c);
+void cmd_leave(struct broker *b, struct session *s, const Chat__Command *c);
+void cmd_msg(struct broker *b, struct session *s, const Chat__Command *c);
+void cmd_dm(struct broker *b, struct session *s, const Chat__Command *c);
+void cmd_typing(struct broker *b, struct session *s, const Chat__Command *c);
+void cmd_nick(struct broker *b, struct session *s, const Chat__Command *c);
+void cmd_who(struct broker *b, struct session *s, const Chat__Command *c);
+void cmd_history(struct broker *b, struct session *s, const Chat__Command *c);
+
+/* Builds a MsgEvent view of a stored message (no copies). */
+void stored_to_event(const struct room *r, const struct stored_msg *m, Chat__MsgEvent *out);
+
+#endif

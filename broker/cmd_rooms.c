@@ -1,0 +1,94 @@
+/* cmd_rooms.c: join and leave. */
+#include <stdlib.h>
+
+#include "broker.h"
+#include "log.h"
+
+/* Sends `joined` to s, with the replay of messages with seq > since when
+ * has_since. The replay comes from the room's ring. */
+static void send_joined(struct broker *b, struct session *s, struct room *r, int has_since,
+                        uint64_t since, const char *id)
+{
+    Chat__Joined j = CHAT__JOINED__INIT;
+    j.room = r->name;
+    j.seq = r->seq;
+    char **members = malloc((r->count ? r->count : 1) * sizeof *members);
+    Chat__MsgEvent *replay = NULL;
+    Chat__MsgEvent **replay_ptrs = NULL;
+    if (!members) goto oom;
+    for (struct member *m = r->members; m; m = m->hh_room.next)
+        members[j.n_members++] = ((struct session *)m->who)->nick;
+    j.members = members;
+    if (has_since && since < r->seq) {
+        uint64_t first = ring_first_seq(&r->ring), last = ring_last_seq(&r->ring);
+        uint64_t from = since + 1 > first ? since + 1 : first;
+        if (r->ring.size && from <= last) {
+            size_t n = (size_t)(last - from + 1);
+            replay = malloc(n * sizeof *replay);
+            replay_ptrs = malloc(n * sizeof *replay_ptrs);
+            if (!replay || !replay_ptrs) goto oom;
+            for (size_t i = 0; i < n; i++) {
+                stored_to_event(r, ring_get(&r->ring, from + i), &replay[i]);
+                replay_ptrs[i] = &replay[i];
+            }
+            j.replay = replay_ptrs;
+            j.n_replay = n;
+        }
+    }
+    Chat__Event ev = CHAT__EVENT__INIT;
+    ev.ev_case = CHAT__EVENT__EV_JOINED;
+    ev.joined = &j;
+    send_to(b, s, &ev, id);
+    goto done;
+oom:
+    log_error("joined_oom", "room=%s", r->name);
+    send_error(b, s->key.gw, s->key.conn, id, "internal", "out of memory");
+done:
+    free(members);
+    free(replay);
+    free(replay_ptrs);
+}
+
+void cmd_join(struct broker *b, struct session *s, const Chat__Command *c)
+{
+    const Chat__Join *jn = c->join;
+    struct room *r = rooms_find(&b->rooms, jn->room);
+    if (!(r && rooms_member(r, s)) && s->nrooms >= (unsigned)b->cfg.max_rooms) {
+        send_error(b, s->key.gw, s->key.conn, c->id, "too_many_rooms",
+                   "this session is in the maximum number of rooms; leave one first");
+        return;
+    }
+    if (!r && !(r = rooms_get(&b->rooms, jn->room))) goto oom;
+    int added = rooms_add(r, s, s->key.gw, &s->rooms);
+    if (added < 0) goto oom;
+    if (added) s->nrooms++;
+    send_joined(b, s, r, jn->has_since, jn->since, c->id);
+    if (added) send_presence(b, r, s, 1);
+    return;
+oom:
+    log_error("join_oom", "room=%s", jn->room);
+    send_error(b, s->key.gw, s->key.conn, c->id, "internal", "out of memory");
+}
+
+void cmd_leave(struct broker *b, struct session *s, const Chat__Command *c)
+{
+    struct room *r = rooms_find(&b->rooms, c->leave->room);
+    if (!r || !rooms_member(r, s)) {
+        send_error(b, s->key.gw, s->key.conn, c->id, "not_in_room",
+                   "you are not in that room");
+        return;
+    }
+    if (typing_stop(&b->typing, s, r)) {
+        struct typing_entry e = {.who = s, .target = r, .is_dm = 0};
+        send_typing(b, &e, 0);
+    }
+    rooms_remove(r, s, s->key.gw, &s->rooms);
+    s->nrooms--;
+    Chat__Left l = CHAT__LEFT__INIT;
+    l.room = r->name;
+    Chat__Event ev = CHAT__EVENT__INIT;
+    ev.ev_case = CHAT__EVENT__EV_LEFT;
+    ev.left = &l;
+    send_to(b, s, &ev, c->id);
+    send_presence(b, r, s, 0);
+}

@@ -1,0 +1,70 @@
+/* chat-broker: owns rooms, nicks, sessions and seq numbers. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "broker.h"
+#include "log.h"
+#include "opts.h"
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+int main(int argc, char **argv)
+{
+    struct broker_config cfg = {
+        .listen = "tcp://127.0.0.1:5555",
+        .ring = 1000,
+        .max_rooms = 100,
+        .typing_timeout_ms = 6000,
+        .dedupe = 1000,
+        .gateway_timeout_ms = 3000,
+        .online_interval_ms = 1000,
+        .hwm = 100000,
+        .who_max = 1000,
+    };
+    const char *log_level = "info";
+    const struct opt opts[] = {
+        {"listen", OPT_STR, &cfg.listen, 0, 0, "ZeroMQ endpoint the gateways connect to"},
+        {"ring", OPT_INT, &cfg.ring, 0, 10000000, "messages kept in memory per room"},
+        {"max-rooms", OPT_INT, &cfg.max_rooms, 1, 1000000, "rooms one session may be in"},
+        {"typing-timeout", OPT_INT, &cfg.typing_timeout_ms, 100, 3600000,
+         "ms after the last typing refresh before active:false is sent"},
+        {"dedupe", OPT_INT, &cfg.dedupe, 0, 100000,
+         "msg/dm ids remembered per session for idempotent retries"},
+        {"gateway-timeout", OPT_INT, &cfg.gateway_timeout_ms, 500, 600000,
+         "ms of silence after which a gateway is declared dead"},
+        {"online-interval", OPT_INT, &cfg.online_interval_ms, 100, 60000,
+         "ms between online-count pushes"},
+        {"hwm", OPT_INT, &cfg.hwm, 0, 100000000,
+         "ZeroMQ high-water mark, messages queued per gateway (0: none)"},
+        {"who-max", OPT_INT, &cfg.who_max, 1, 1000000, "names listed by a global who"},
+        {"log-level", OPT_STR, &log_level, 0, 0, "debug, info, warn or error"},
+        {0},
+    };
+    int rc = opts_parse("chat-broker", "The chat broker: one process that owns all chat state.",
+                        opts, argc, argv);
+    if (rc) return rc > 0 ? 0 : 2;
+    if (log_set_level_name(log_level) < 0) {
+        fprintf(stderr, "chat-broker: --log-level must be debug, info, warn or error\n");
+        return 2;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct broker *b = broker_new(&cfg);
+    if (!b) return 1;
+    rc = broker_run(b, &stop_flag);
+    log_info("broker_stopping", "commands=%llu", (unsigned long long)b->commands);
+    broker_destroy(&b);
+    return rc < 0 ? 1 : 0;
+}

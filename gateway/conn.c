@@ -1,0 +1,167 @@
+/* conn.c: one client connection: its output queue and its input.
+ *
+ * Output frames are shared, reference-counted buffers (render.h) queued in a
+ * small ring per connection; writability is armed only when something is
+ * queued, and each writable callback writes as many frames as the socket
+ * takes. A connection whose queue passes --max-queue bytes is too slow to
+ * read: it is closed with 1013 rather than allowed to grow memory. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway.h"
+#include "log.h"
+
+_Static_assert(FRAME_PRE >= LWS_PRE, "frame headroom must fit the WebSocket header");
+
+struct conn *conn_by_id(struct gw *g, uint64_t id)
+{
+    struct conn *c;
+    HASH_FIND(hh, g->conns, &id, sizeof id, c);
+    return c;
+}
+
+static int queue_grow(struct conn *c)
+{
+    uint32_t cap = c->qcap ? c->qcap * 2 : 4;
+    struct frame **q = malloc(cap * sizeof *q);
+    if (!q) return -1;
+    for (uint32_t i = 0; i < c->qlen; i++) q[i] = c->q[(c->qhead + i) % c->qcap];
+    free(c->q);
+    c->q = q;
+    c->qcap = cap;
+    c->qhead = 0;
+    return 0;
+}
+
+void conn_send(struct gw *g, struct conn *c, struct frame *f)
+{
+    if (!f || c->close_code) return;
+    if (c->qbytes + f->len > (size_t)g->cfg.max_queue) {
+        g->slow_closes++;
+        log_warn("slow_reader_closed", "conn=%llu queued_bytes=%zu",
+                 (unsigned long long)c->id, c->qbytes);
+        conn_close(g, c, 1013);
+        return;
+    }
+    if (c->qlen == c->qcap && queue_grow(c) < 0) {
+        log_error("queue_oom", "conn=%llu", (unsigned long long)c->id);
+        conn_close(g, c, 1011);
+        return;
+    }
+    frame_ref(f);
+    c->q[(c->qhead + c->qlen) % c->qcap] = f;
+    c->qlen++;
+    c->qbytes += f->len;
+    if (c->qlen == 1) lws_callback_on_writable(c->wsi);
+}
+
+void conn_error(struct gw *g, struct conn *c, const char *code, const char *message,
+                const char *id)
+{
+    struct frame *f = render_error(code, message, id, -1);
+    conn_send(g, c, f);
+    if (f) frame_unref(f);
+}
+
+void conn_close(struct gw *g, struct conn *c, uint16_t code)
+{
+    (void)g;
+    if (!c->close_code) c->close_code = code;
+    lws_callback_on_writable(c->wsi);
+}
+
+static void queue_drop_all(struct conn *c)
+{
+    while (c->qlen) {
+        frame_unref(c->q[c->qhead]);
+        c->qhead = (c->qhead + 1) % c->qcap;
+        c->qlen--;
+    }
+    c->qbytes = 0;
+}
+
+int conn_writable(struct gw *g, struct conn *c)
+{
+    if (c->close_code) {
+        static const char *const reasons[] = {"", "too slow to read", "service restarting"};
+        const char *why = c->close_code == 1013   ? reasons[1]
+                          : c->close_code == 1012 ? reasons[2]
+                                                  : reasons[0];
+        queue_drop_all(c);
+        lws_close_reason(c->wsi, (enum lws_close_status)c->close_code, (unsigned char *)why,
+                         strlen(why));
+        return -1;
+    }
+    while (c->qlen) {
+        struct frame *f = c->q[c->qhead];
+        int n = lws_write(c->wsi, frame_payload(f), f->len, LWS_WRITE_TEXT);
+        if (n < 0) return -1; /* lws closes the connection */
+        /* lws buffers any part the kernel did not take; the frame is ours to drop. */
+        c->qhead = (c->qhead + 1) % c->qcap;
+        c->qlen--;
+        c->qbytes -= f->len;
+        frame_unref(f);
+        g->frames_out++;
+        if (lws_send_pipe_choked(c->wsi)) break;
+    }
+    if (c->qlen) lws_callback_on_writable(c->wsi);
+    return 0;
+}
+
+void conn_report_closed(struct gw *g, struct conn *c, int clean)
+{
+    if (c->state == CONN_NEW || g->stopping || !link_up(g->link)) return;
+    Chat__Disconnect d = CHAT__DISCONNECT__INIT;
+    d.clean = clean;
+    Chat__Command cmd = CHAT__COMMAND__INIT;
+    cmd.conn = c->id;
+    cmd.cmd_case = CHAT__COMMAND__CMD_DISCONNECT;
+    cmd.disconnect = &d;
+    link_send_command(g->link, &cmd);
+    c->state = CONN_NEW; /* reported once */
+}
+
+void conn_release(struct gw *g, struct conn *c)
+{
+    lrooms_remove_all(&g->rooms, &c->rooms);
+    queue_drop_all(c);
+    free(c->q);
+    c->q = NULL;
+    c->qcap = 0;
+    free(c->rx);
+    c->rx = NULL;
+    free(c->nick);
+    c->nick = NULL;
+}
+
+int conn_on_message(struct gw *g, struct conn *c, const char *buf, size_t len, int binary)
+{
+    g->frames_in++;
+    if (binary) {
+        conn_error(g, c, "bad_request", "binary frames are not accepted; send JSON text frames",
+                   NULL);
+        return 0;
+    }
+    struct codec_cmd cmd;
+    enum codec_result r = codec_decode(buf, len, c->state, c->nick, &g->limits, &cmd);
+    switch (r) {
+    case CODEC_PING: {
+        struct frame *f = render_pong(cmd.id);
+        conn_send(g, c, f);
+        if (f) frame_unref(f);
+        break;
+    }
+    case CODEC_ERROR: conn_error(g, c, cmd.err_code, cmd.err_msg, cmd.id); break;
+    case CODEC_FORWARD:
+        cmd.cmd.conn = c->id;
+        if (link_send_command(g->link, &cmd.cmd) < 0) {
+            conn_error(g, c, "unavailable", "the broker is unavailable; nothing was accepted",
+                       cmd.id);
+            break;
+        }
+        if (cmd.cmd.cmd_case == CHAT__COMMAND__CMD_HELLO) c->state = CONN_HELLO_SENT;
+        break;
+    }
+    codec_cmd_clear(&cmd);
+    return 0;
+}

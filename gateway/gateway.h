@@ -1,0 +1,110 @@
+/* gateway: the state of one chat-gateway process.
+ *
+ * One thread runs everything: libwebsockets' event loop serves HTTP and
+ * WebSocket connections, and the ZeroMQ link to the broker is adopted into
+ * that same loop (link.c), so no state here is ever shared between threads. */
+#ifndef CHAT_GW_GATEWAY_H
+#define CHAT_GW_GATEWAY_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libwebsockets.h>
+#include <uthash.h>
+
+#include "codec.h"
+#include "localrooms.h"
+#include "render.h"
+
+struct gw_config {
+    long long port;
+    const char *broker;
+    const char *id;
+    const char *web;
+    long long max_frame;  /* bytes of one WebSocket message; past it: close 1009 */
+    long long max_text;   /* code points of msg/dm text */
+    long long max_nick;   /* code points of a nick */
+    long long max_room;   /* code points of a room name */
+    long long max_queue;  /* bytes queued to one connection; past it: close 1013 */
+    long long heartbeat_ms;       /* link heartbeat period */
+    long long broker_timeout_ms;  /* no heartbeat answer this long: broker unavailable */
+    long long hwm;                /* ZeroMQ high-water marks */
+};
+
+/* One WebSocket connection: libwebsockets' per-session data. */
+struct conn {
+    struct lws *wsi;
+    uint64_t id;
+    enum conn_state state;
+    char *nick;               /* when identified */
+    struct lmember *rooms;    /* local room memberships */
+    uint32_t last_online;     /* the last online count this client was sent */
+    uint16_t close_code;      /* non-zero: close at the next writable */
+    uint8_t peer_clean;       /* the client closed with 1000 */
+    /* Outgoing frames: a ring of shared frame references. */
+    struct frame **q;
+    uint32_t qcap, qhead, qlen;
+    size_t qbytes;
+    /* A message arriving in several fragments is assembled here. */
+    char *rx;
+    size_t rxlen;
+    int rx_binary;
+    UT_hash_handle hh;
+};
+
+struct link;
+
+struct gw {
+    struct gw_config cfg;
+    struct codec_limits limits;
+    struct lws_context *ctx;
+    struct lws_vhost *vhost;
+    struct link *link;
+    struct conn *conns; /* by id */
+    uint64_t next_conn_id;
+    struct lrooms rooms;
+    uint64_t instance;
+    unsigned nconns;
+    int stopping; /* shutting down: connections no longer report to the broker */
+    /* Counters (exported as metrics by the operations work). */
+    uint64_t slow_closes, frames_in, frames_out;
+};
+
+/* conn.c */
+void conn_send(struct gw *g, struct conn *c, struct frame *f); /* takes a reference */
+/* Sends an error frame (id may be NULL). */
+void conn_error(struct gw *g, struct conn *c, const char *code, const char *message,
+                const char *id);
+/* Closes with a WebSocket close code at the next writable callback. */
+void conn_close(struct gw *g, struct conn *c, uint16_t code);
+/* Writes queued frames; returns -1 when the connection must close. */
+int conn_writable(struct gw *g, struct conn *c);
+/* Tells the broker the connection is gone (clean: the client closed with 1000). */
+void conn_report_closed(struct gw *g, struct conn *c, int clean);
+/* Frees everything the connection holds (at close). */
+void conn_release(struct gw *g, struct conn *c);
+/* Handles one complete client message. Returns -1 to close. */
+int conn_on_message(struct gw *g, struct conn *c, const char *buf, size_t len, int binary);
+struct conn *conn_by_id(struct gw *g, uint64_t id);
+
+/* events.c: one broker event to its local recipients. */
+void events_deliver(struct gw *g, const Chat__Event *ev);
+/* The broker is gone or forgot us: every identified client must identify again. */
+void events_reset_sessions(struct gw *g);
+
+/* link.c: the ZeroMQ link to the broker. */
+struct link *link_new(struct gw *g);
+void link_destroy(struct link **lp);
+/* Sends a client command. Returns -1 when the broker cannot take it now. */
+int link_send_command(struct link *l, const Chat__Command *cmd);
+int link_up(const struct link *l);
+/* Adopts the link's file descriptor into the lws loop and starts timers. */
+int link_attach(struct link *l);
+/* Called by the lws loop when the link may have input. */
+void link_readable(struct link *l);
+
+/* server.c */
+extern const struct lws_protocols gw_protocols[];
+
+#endif

@@ -1,0 +1,159 @@
+/* chat-gateway: WebSocket edge of the chat cluster. */
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "gateway.h"
+#include "log.h"
+#include "opts.h"
+
+static struct lws_context *volatile running_ctx;
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+    if (running_ctx) lws_cancel_service(running_ctx); /* async-signal-safe: writes a pipe */
+}
+
+/* Headers on every HTTP response: no inline script, nothing from elsewhere. */
+static const struct lws_protocol_vhost_options hdr_nosniff = {
+    NULL, NULL, "x-content-type-options:", "nosniff"};
+static const struct lws_protocol_vhost_options hdr_frame = {
+    &hdr_nosniff, NULL, "x-frame-options:", "DENY"};
+static const struct lws_protocol_vhost_options hdr_csp = {
+    &hdr_frame, NULL, "content-security-policy:",
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self' ws: wss:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"};
+
+static const struct lws_http_mount mount_readyz = {
+    .mountpoint = "/readyz", .origin = "chat-status", .origin_protocol = LWSMPRO_CALLBACK,
+    .mountpoint_len = 7};
+static const struct lws_http_mount mount_healthz = {
+    .mount_next = &mount_readyz, .mountpoint = "/healthz", .origin = "chat-status",
+    .origin_protocol = LWSMPRO_CALLBACK, .mountpoint_len = 8};
+
+static void lws_log_to_ours(int level, const char *line)
+{
+    size_t n = strlen(line);
+    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r')) n--;
+    log_event(level == LLL_ERR ? LOG_ERROR : LOG_WARN, "lws", "msg=\"%.*s\"", (int)n, line);
+}
+
+int main(int argc, char **argv)
+{
+    static struct gw g;
+    char default_id[HOST_NAME_MAX + 32], host[HOST_NAME_MAX + 1] = "gateway";
+    gethostname(host, sizeof host);
+    host[sizeof host - 1] = '\0';
+    snprintf(default_id, sizeof default_id, "%s-%d", host, (int)getpid());
+    g.cfg = (struct gw_config){
+        .port = 8080,
+        .broker = "tcp://127.0.0.1:5555",
+        .id = default_id,
+        .web = "gateway/web",
+        .max_frame = 16384,
+        .max_text = 4000,
+        .max_nick = 32,
+        .max_room = 64,
+        .max_queue = 1 << 20,
+        .heartbeat_ms = 1000,
+        .broker_timeout_ms = 3000,
+        .hwm = 100000,
+    };
+    const char *log_level = "info";
+    const struct opt opts[] = {
+        {"port", OPT_INT, &g.cfg.port, 0, 65535, "HTTP/WebSocket port (WebSocket at /ws)"},
+        {"broker", OPT_STR, &g.cfg.broker, 0, 0, "ZeroMQ endpoint of the broker"},
+        {"id", OPT_STR, &g.cfg.id, 0, 0, "gateway id, unique in the cluster (hostname-pid)"},
+        {"web", OPT_STR, &g.cfg.web, 0, 0, "folder of static files served at /"},
+        {"max-frame", OPT_INT, &g.cfg.max_frame, 256, 16 << 20,
+         "bytes of one client message; larger closes with 1009"},
+        {"max-text", OPT_INT, &g.cfg.max_text, 1, 1 << 20,
+         "code points of msg/dm text; more is too_large"},
+        {"max-nick", OPT_INT, &g.cfg.max_nick, 1, 255, "code points of a nick"},
+        {"max-room", OPT_INT, &g.cfg.max_room, 1, 255, "code points of a room name"},
+        {"max-queue", OPT_INT, &g.cfg.max_queue, 4096, 1LL << 32,
+         "bytes queued to one client; more closes it with 1013"},
+        {"heartbeat", OPT_INT, &g.cfg.heartbeat_ms, 50, 60000, "ms between link heartbeats"},
+        {"broker-timeout", OPT_INT, &g.cfg.broker_timeout_ms, 200, 600000,
+         "ms without a broker answer before commands get unavailable"},
+        {"hwm", OPT_INT, &g.cfg.hwm, 0, 100000000, "ZeroMQ high-water marks (messages)"},
+        {"log-level", OPT_STR, &log_level, 0, 0, "debug, info, warn or error"},
+        {0},
+    };
+    int rc = opts_parse("chat-gateway",
+                        "The chat gateway: WebSocket clients in, ZeroMQ to the broker.", opts,
+                        argc, argv);
+    if (rc) return rc > 0 ? 0 : 2;
+    if (log_set_level_name(log_level) < 0) {
+        fprintf(stderr, "chat-gateway: --log-level must be debug, info, warn or error\n");
+        return 2;
+    }
+    if (!g.cfg.id[0] || strlen(g.cfg.id) > 200) {
+        fprintf(stderr, "chat-gateway: --id must be 1 to 200 bytes\n");
+        return 2;
+    }
+    char web[PATH_MAX];
+    if (!realpath(g.cfg.web, web)) {
+        fprintf(stderr, "chat-gateway: --web %s: no such folder\n", g.cfg.web);
+        return 2;
+    }
+    g.limits = (struct codec_limits){(size_t)g.cfg.max_text, (size_t)g.cfg.max_nick,
+                                     (size_t)g.cfg.max_room, 64, 50, 200};
+    if (getrandom(&g.instance, sizeof g.instance, 0) != (ssize_t)sizeof g.instance)
+        g.instance = clock_mono_us() ^ (uint64_t)getpid();
+
+    lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_to_ours);
+    struct lws_http_mount mount_web = {
+        .mount_next = &mount_healthz, .mountpoint = "/", .origin = web, .def = "index.html",
+        .origin_protocol = LWSMPRO_FILE, .mountpoint_len = 1};
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof info);
+    info.port = (int)g.cfg.port;
+    info.protocols = gw_protocols;
+    info.mounts = &mount_web;
+    info.headers = &hdr_csp;
+    info.user = &g;
+    info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_DISABLE_IPV6;
+    info.fd_limit_per_thread = 0;
+    signal(SIGPIPE, SIG_IGN);
+
+    g.ctx = lws_create_context(&info);
+    if (!g.ctx || !(g.vhost = lws_create_vhost(g.ctx, &info))) {
+        log_error("listen_failed", "port=%lld", g.cfg.port);
+        if (g.ctx) lws_context_destroy(g.ctx);
+        return 1;
+    }
+    if (!(g.link = link_new(&g)) || link_attach(g.link) < 0) {
+        lws_context_destroy(g.ctx);
+        link_destroy(&g.link);
+        return 1;
+    }
+    running_ctx = g.ctx;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    log_info("gateway_listening", "port=%lld id=%s broker=%s web=%s", g.cfg.port, g.cfg.id,
+             g.cfg.broker, web);
+
+    while (!stop_flag)
+        if (lws_service(g.ctx, 0) < 0) break;
+
+    log_info("gateway_stopping", "connections=%u", g.nconns);
+    running_ctx = NULL;
+    /* Tell the broker these connections are gone, then close them. */
+    for (struct conn *c = g.conns; c; c = c->hh.next) conn_report_closed(&g, c, 0);
+    g.stopping = 1;
+    lws_context_destroy(g.ctx); /* closes every connection (each tells the broker) */
+    link_destroy(&g.link);
+    return 0;
+}
