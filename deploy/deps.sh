@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# deps.sh: installs the Debian packages the project needs, only those missing.
+#   deploy/deps.sh build     libraries and tools to build and run
+#   deploy/deps.sh test      plus what the test suites need
+# Sourced or run; needs root (or sudo) only when something is missing.
+set -euo pipefail
+
+build_pkgs=(build-essential cmake pkg-config libwebsockets-dev libzmq3-dev libczmq-dev
+  libprotobuf-c-dev protobuf-c-compiler libjansson-dev libsqlite3-dev libssl-dev uthash-dev
+  sqlite3)
+test_pkgs=(libcmocka-dev python3 python3-pytest python3-websockets clang)
+
+want=("${build_pkgs[@]}")
+[ "${1:-build}" = test ] && want+=("${test_pkgs[@]}")
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "deps: installing ${missing[*]}" >&2
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo=sudo
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

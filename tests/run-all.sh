@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# run-all.sh: builds and runs every test suite; exits non-zero on any failure.
+#   1. release build: unit tests (cmocka) and end-to-end tests (pytest, real
+#      broker and gateways as processes)
+#   2. ASan+UBSan build: the same suites under the sanitizers
+# Set CHAT_SKIP_SANITIZE=1 to skip step 2 while iterating.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+deploy/deps.sh test
+command -v curl >/dev/null || { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl >/dev/null; }
+
+status=0
+run_suite() { # name, build dir, cmake args...
+  local name=$1 dir=$2
+  shift 2
+  echo "=== $name: build ($dir)"
+  deploy/build.sh "$dir" "$@"
+  echo "=== $name: test"
+  if ! (cd "$dir" && ctest --output-on-failure --timeout 900); then
+    echo "=== $name: FAILED"
+    status=1
+  fi
+}
+
+run_suite release build
+if [ "${CHAT_SKIP_SANITIZE:-0}" != 1 ]; then
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    run_suite sanitizers build-asan -DCHAT_SANITIZE=ON
+fi
+
+[ $status -eq 0 ] && echo "=== all suites passed" || echo "=== some suites FAILED"
+exit $status
