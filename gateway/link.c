@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 #include <zmq.h>
 
@@ -212,10 +213,13 @@ fail:
 
 int link_attach(struct link *l)
 {
+    /* lws closes what it adopts; give it a duplicate so ZeroMQ keeps its own. */
     lws_sock_file_fd_type u;
-    u.filefd = l->fd;
+    u.filefd = dup(l->fd);
+    if (u.filefd < 0) return -1;
     if (!lws_adopt_descriptor_vhost(l->g->vhost, LWS_ADOPT_RAW_FILE_DESC, u, "zmq-link", NULL)) {
         log_error("link_adopt_failed", "fd=%d", l->fd);
+        close(u.filefd);
         return -1;
     }
     send_hello(l);

@@ -88,6 +88,7 @@ static int callback_chat(struct lws *wsi, enum lws_callback_reasons reason, void
         c->peer_clean = len >= 2 && ((((const uint8_t *)in)[0] << 8) | ((const uint8_t *)in)[1]) == 1000;
         return 0;
     case LWS_CALLBACK_CLOSED: {
+        if (!c || !c->id) return 0; /* refused before it was established */
         conn_report_closed(g, c, c->peer_clean);
         conn_release(g, c);
         HASH_DELETE(hh, g->conns, c);
