@@ -67,6 +67,7 @@ static void gateway_drop_sessions(struct broker *b, struct gateway *gw)
 
 static void gateway_destroy(struct broker *b, struct gateway *gw)
 {
+    gw->dead = 1; /* its connections are gone: nothing more is sent to it */
     gateway_drop_sessions(b, gw);
     HASH_DELETE(hh, b->gateways, gw);
     free(gw->batch);
@@ -89,10 +90,13 @@ void broker_destroy(struct broker **bp)
     *bp = NULL;
 }
 
-static void send_heartbeat(struct broker *b, struct gateway *gw, const Chat__Heartbeat *in)
+static void send_heartbeat(struct broker *b, struct gateway *gw, const Chat__Heartbeat *in,
+                           int registered)
 {
     Chat__Heartbeat hb = CHAT__HEARTBEAT__INIT;
     hb.instance = b->instance;
+    hb.has_registered = registered;
+    hb.registered = registered;
     if (in && in->has_sent_us) {
         hb.has_sent_us = 1;
         hb.sent_us = in->sent_us;
@@ -118,10 +122,12 @@ static void send_reset(struct broker *b, const void *rid, size_t len)
 static void gateway_hello(struct broker *b, const void *rid, size_t len, const Chat__GatewayHello *h)
 {
     struct gateway *gw = gateway_find(b, rid, len);
+    int fresh = !gw;
     if (gw && gw->instance != h->instance) {
         log_info("gateway_restarted", "gateway=%s sessions=%u", gw->id, gw->sessions);
         gateway_destroy(b, gw);
         gw = NULL;
+        fresh = 1;
     }
     if (!gw) {
         gw = calloc(1, sizeof *gw);
@@ -139,7 +145,7 @@ static void gateway_hello(struct broker *b, const void *rid, size_t len, const C
                  (unsigned long long)h->instance);
     }
     gw->last_seen_ms = b->mono_ms();
-    send_heartbeat(b, gw, NULL);
+    send_heartbeat(b, gw, NULL, fresh);
 }
 
 static void dispatch(struct broker *b, struct gateway *gw, const Chat__Command *c)
@@ -210,7 +216,7 @@ void broker_handle(struct broker *b, const void *rid, size_t rid_len, const uint
             break;
         }
         gw->last_seen_ms = b->mono_ms();
-        send_heartbeat(b, gw, up->heartbeat);
+        send_heartbeat(b, gw, up->heartbeat, 0);
         break;
     case CHAT__UPSTREAM__BODY_COMMAND:
         if (!gw) {

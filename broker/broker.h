@@ -37,6 +37,8 @@ struct gateway {
     uint64_t instance;  /* its process instance */
     uint64_t last_seen_ms;
     unsigned sessions;
+    int dead;             /* being dropped: sends to it are skipped */
+    uint64_t drops, drops_logged_ms; /* failed sends, and when last logged */
     /* Scratch list of conns, used while grouping one event by gateway. */
     uint64_t *batch;
     size_t nbatch, capbatch;

@@ -15,6 +15,7 @@
 
 void send_down(struct broker *b, struct gateway *gw, Chat__Downstream *d)
 {
+    if (gw->dead) return;
     uint8_t stack[4096];
     size_t len = chat__downstream__get_packed_size(d);
     uint8_t *buf = len <= sizeof stack ? stack : malloc(len);
@@ -26,9 +27,16 @@ void send_down(struct broker *b, struct gateway *gw, Chat__Downstream *d)
     chat__downstream__pack(d, buf);
     if (zmq_send(b->router, gw->id, gw->id_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
         zmq_send(b->router, buf, len, ZMQ_DONTWAIT) < 0) {
+        int err = errno;
         b->send_drops++;
-        log_warn("send_dropped", "gateway=%s bytes=%zu reason=\"%s\"", gw->id, len,
-                 errno == EAGAIN ? "high-water mark" : zmq_strerror(errno));
+        gw->drops++;
+        uint64_t now = b->mono_ms();
+        if (now - gw->drops_logged_ms >= 1000) { /* at most one line a second per gateway */
+            gw->drops_logged_ms = now;
+            log_warn("send_dropped", "gateway=%s drops=%llu reason=\"%s\"", gw->id,
+                     (unsigned long long)gw->drops,
+                     err == EAGAIN ? "high-water mark" : zmq_strerror(err));
+        }
     }
     if (buf != stack) free(buf);
 }

@@ -33,10 +33,10 @@ static int queue_grow(struct conn *c)
     return 0;
 }
 
-void conn_send(struct gw *g, struct conn *c, struct frame *f)
+void conn_send(struct gw *g, struct conn *c, struct frame *f, int reply)
 {
     if (!f || c->close_code) return;
-    if (c->qbytes + f->len > (size_t)g->cfg.max_queue) {
+    if (!reply && c->qlen && c->qbytes + f->len > (size_t)g->cfg.max_queue) {
         g->slow_closes++;
         log_warn("slow_reader_closed", "conn=%llu queued_bytes=%zu",
                  (unsigned long long)c->id, c->qbytes);
@@ -59,7 +59,7 @@ void conn_error(struct gw *g, struct conn *c, const char *code, const char *mess
                 const char *id)
 {
     struct frame *f = render_error(code, message, id, -1);
-    conn_send(g, c, f);
+    conn_send(g, c, f, 1);
     if (f) frame_unref(f);
 }
 
@@ -110,14 +110,8 @@ int conn_writable(struct gw *g, struct conn *c)
 
 void conn_report_closed(struct gw *g, struct conn *c, int clean)
 {
-    if (c->state == CONN_NEW || g->stopping || !link_up(g->link)) return;
-    Chat__Disconnect d = CHAT__DISCONNECT__INIT;
-    d.clean = clean;
-    Chat__Command cmd = CHAT__COMMAND__INIT;
-    cmd.conn = c->id;
-    cmd.cmd_case = CHAT__COMMAND__CMD_DISCONNECT;
-    cmd.disconnect = &d;
-    link_send_command(g->link, &cmd);
+    if (c->state == CONN_NEW || g->stopping) return;
+    link_send_disconnect(g->link, c->id, clean);
     c->state = CONN_NEW; /* reported once */
 }
 
@@ -147,7 +141,7 @@ int conn_on_message(struct gw *g, struct conn *c, const char *buf, size_t len, i
     switch (r) {
     case CODEC_PING: {
         struct frame *f = render_pong(cmd.id);
-        conn_send(g, c, f);
+        conn_send(g, c, f, 1);
         if (f) frame_unref(f);
         break;
     }

@@ -51,10 +51,26 @@ static void note(struct gw *g, struct conn *c, const Chat__Event *ev)
 
 /* Queues the event's frames on c: the main frame, then any replay. */
 static void send_all(struct gw *g, struct conn *c, struct frame *main, struct frame **extra,
-                     size_t nextra)
+                     size_t nextra, int reply)
 {
-    conn_send(g, c, main);
-    for (size_t i = 0; i < nextra; i++) conn_send(g, c, extra[i]);
+    conn_send(g, c, main, reply);
+    for (size_t i = 0; i < nextra; i++) conn_send(g, c, extra[i], reply);
+}
+
+/* Answers to one connection's own command. */
+static int is_reply(const Chat__Event *ev)
+{
+    switch (ev->ev_case) {
+    case CHAT__EVENT__EV_WELCOME:
+    case CHAT__EVENT__EV_JOINED:
+    case CHAT__EVENT__EV_LEFT:
+    case CHAT__EVENT__EV_ACK:
+    case CHAT__EVENT__EV_WHO_ROOM:
+    case CHAT__EVENT__EV_WHO_ALL:
+    case CHAT__EVENT__EV_HISTORY:
+    case CHAT__EVENT__EV_ERROR: return ev->n_conns == 1;
+    default: return 0;
+    }
 }
 
 static void deliver_online(struct gw *g, const Chat__Event *ev)
@@ -65,7 +81,7 @@ static void deliver_online(struct gw *g, const Chat__Event *ev)
         if (c->state != CONN_IDENTIFIED || c->last_online == count) continue;
         if (!f && !(f = render_event(ev))) return;
         c->last_online = count;
-        conn_send(g, c, f);
+        conn_send(g, c, f, 0);
     }
     if (f) frame_unref(f);
 }
@@ -90,17 +106,18 @@ void events_deliver(struct gw *g, const Chat__Event *ev)
         for (struct lmember *m = r ? r->members : NULL; m; m = m->next) {
             struct conn *c = m->conn;
             if (ev->has_exclude && c->id == ev->exclude) continue;
-            send_all(g, c, main, extra, nextra);
+            send_all(g, c, main, extra, nextra, 0);
         }
     } else if (ev->has_all && ev->all) {
         for (struct conn *c = g->conns; c; c = c->hh.next)
-            if (c->state == CONN_IDENTIFIED) send_all(g, c, main, extra, nextra);
+            if (c->state == CONN_IDENTIFIED) send_all(g, c, main, extra, nextra, 0);
     } else {
+        int reply = is_reply(ev);
         for (size_t i = 0; i < ev->n_conns; i++) {
             struct conn *c = conn_by_id(g, ev->conns[i]);
             if (!c) continue; /* closed meanwhile */
             note(g, c, ev);
-            send_all(g, c, main, extra, nextra);
+            send_all(g, c, main, extra, nextra, reply);
         }
     }
     if (main) frame_unref(main);

@@ -72,7 +72,11 @@ struct gw {
 };
 
 /* conn.c */
-void conn_send(struct gw *g, struct conn *c, struct frame *f); /* takes a reference */
+/* Queues a frame (takes a reference). `reply` marks an answer to the client's
+ * own command (errors, pong, joined replays, history): answers are never
+ * counted against --max-queue, since the client asked for them and their
+ * size is bounded; pushed events are. */
+void conn_send(struct gw *g, struct conn *c, struct frame *f, int reply);
 /* Sends an error frame (id may be NULL). */
 void conn_error(struct gw *g, struct conn *c, const char *code, const char *message,
                 const char *id);
@@ -99,6 +103,8 @@ void link_destroy(struct link **lp);
 /* Sends a client command. Returns -1 when the broker cannot take it now. */
 int link_send_command(struct link *l, const Chat__Command *cmd);
 int link_up(const struct link *l);
+/* Tells the broker a connection ended; kept and retried while the link is down. */
+void link_send_disconnect(struct link *l, uint64_t conn, int clean);
 /* Adopts the link's file descriptor into the lws loop and starts timers. */
 int link_attach(struct link *l);
 /* Called by the lws loop when the link may have input. */

@@ -25,8 +25,15 @@
 #include "gateway.h"
 #include "log.h"
 
+struct pending_disconnect {
+    uint64_t conn;
+    int clean;
+};
+
 struct link {
     struct gw *g;
+    struct pending_disconnect *pending;
+    size_t npending, cappending;
     void *zctx, *sock;
     int fd;
     uint64_t broker_instance; /* 0 until the first answer */
@@ -47,9 +54,51 @@ static int send_up(struct link *l, const Chat__Upstream *up)
     int rc = zmq_send(l->sock, buf, len, ZMQ_DONTWAIT);
     if (buf != stack) free(buf);
     if (rc < 0 && errno == EAGAIN)
-        log_warn("link_send_refused", "reason=\"%s\"",
-                 l->up ? "high-water mark" : "no broker connection");
+        log_warn("link_send_refused", "reason=\"no broker connection or high-water mark\"");
     return rc < 0 ? -1 : 0;
+}
+
+static int send_disconnect(struct link *l, uint64_t conn, int clean)
+{
+    Chat__Disconnect d = CHAT__DISCONNECT__INIT;
+    d.clean = clean;
+    Chat__Command cmd = CHAT__COMMAND__INIT;
+    cmd.conn = conn;
+    cmd.cmd_case = CHAT__COMMAND__CMD_DISCONNECT;
+    cmd.disconnect = &d;
+    Chat__Upstream up = CHAT__UPSTREAM__INIT;
+    up.body_case = CHAT__UPSTREAM__BODY_COMMAND;
+    up.command = &cmd;
+    return send_up(l, &up);
+}
+
+/* Disconnects that could not be sent wait here until the link is back, so
+ * the broker never keeps a session for a connection that is gone. */
+static void flush_disconnects(struct link *l)
+{
+    if (!l->npending) return;
+    size_t done = 0;
+    while (done < l->npending &&
+           send_disconnect(l, l->pending[done].conn, l->pending[done].clean) == 0)
+        done++;
+    memmove(l->pending, l->pending + done, (l->npending - done) * sizeof *l->pending);
+    l->npending -= done;
+}
+
+void link_send_disconnect(struct link *l, uint64_t conn, int clean)
+{
+    if (!l->npending && send_disconnect(l, conn, clean) == 0) return;
+    if (l->npending == l->cappending) {
+        size_t cap = l->cappending ? l->cappending * 2 : 64;
+        struct pending_disconnect *p = realloc(l->pending, cap * sizeof *p);
+        if (!p) {
+            log_error("disconnect_lost", "conn=%llu", (unsigned long long)conn);
+            return;
+        }
+        l->pending = p;
+        l->cappending = cap;
+    }
+    l->pending[l->npending++] = (struct pending_disconnect){conn, clean};
 }
 
 static void send_hello(struct link *l)
@@ -107,9 +156,11 @@ static void handle(struct link *l, const uint8_t *data, size_t len)
     switch (d->body_case) {
     case CHAT__DOWNSTREAM__BODY_HEARTBEAT:
         new_broker(l, d->heartbeat->instance);
+        if (d->heartbeat->registered) events_reset_sessions(l->g); /* it holds none of ours */
         l->last_heard_ms = clock_mono_ms();
         if (d->heartbeat->has_sent_us) l->rtt_us = clock_mono_us() - d->heartbeat->sent_us;
         set_up(l, 1);
+        flush_disconnects(l);
         break;
     case CHAT__DOWNSTREAM__BODY_RESET:
         log_warn("broker_reset", "broker_instance=%016llx",
@@ -235,6 +286,7 @@ void link_destroy(struct link **lp)
     if (!l) return;
     if (l->sock) zmq_close(l->sock);
     if (l->zctx) zmq_ctx_term(l->zctx);
+    free(l->pending);
     free(l);
     *lp = NULL;
 }

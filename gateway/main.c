@@ -109,6 +109,8 @@ int main(int argc, char **argv)
                                      (size_t)g.cfg.max_room, 64, 50, 200};
     if (getrandom(&g.instance, sizeof g.instance, 0) != (ssize_t)sizeof g.instance)
         g.instance = clock_mono_us() ^ (uint64_t)getpid();
+    /* Connection numbers of one instance never collide with an earlier one's. */
+    g.next_conn_id = (g.instance & 0xFFFFFFFFu) << 20;
 
     lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_to_ours);
     struct lws_http_mount mount_web = {
