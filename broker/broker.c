@@ -119,7 +119,8 @@ static void send_reset(struct broker *b, const void *rid, size_t len)
     send_down(b, &tmp, &d);
 }
 
-static void gateway_hello(struct broker *b, const void *rid, size_t len, const Chat__GatewayHello *h)
+static void gateway_hello(struct broker *b, const void *rid, size_t len,
+                          const Chat__GatewayHello *h)
 {
     struct gateway *gw = gateway_find(b, rid, len);
     int fresh = !gw;
@@ -156,6 +157,18 @@ static void dispatch(struct broker *b, struct gateway *gw, const Chat__Command *
         return;
     }
     struct session *s = session_by_conn(b, gw, c->conn);
+    if (c->cmd_case == CHAT__COMMAND__CMD_SYNC) {
+        Chat__Synced sy = CHAT__SYNCED__INIT;
+        sy.tag = c->sync->tag;
+        Chat__Event ev = CHAT__EVENT__INIT;
+        ev.ev_case = CHAT__EVENT__EV_SYNCED;
+        ev.synced = &sy;
+        uint64_t conn = c->conn;
+        ev.conns = &conn;
+        ev.n_conns = 1;
+        send_event(b, gw, &ev);
+        return;
+    }
     if (c->cmd_case == CHAT__COMMAND__CMD_DISCONNECT) {
         if (s) session_end(b, s);
         return;
@@ -165,15 +178,33 @@ static void dispatch(struct broker *b, struct gateway *gw, const Chat__Command *
         return;
     }
     switch (c->cmd_case) {
-    case CHAT__COMMAND__CMD_JOIN: cmd_join(b, s, c); break;
-    case CHAT__COMMAND__CMD_LEAVE: cmd_leave(b, s, c); break;
-    case CHAT__COMMAND__CMD_MSG: cmd_msg(b, s, c); break;
-    case CHAT__COMMAND__CMD_DM: cmd_dm(b, s, c); break;
-    case CHAT__COMMAND__CMD_TYPING: cmd_typing(b, s, c); break;
-    case CHAT__COMMAND__CMD_NICK: cmd_nick(b, s, c); break;
-    case CHAT__COMMAND__CMD_WHO: cmd_who(b, s, c); break;
-    case CHAT__COMMAND__CMD_HISTORY: cmd_history(b, s, c); break;
-    default: send_error(b, gw, c->conn, c->id, "bad_request", "unknown command"); break;
+    case CHAT__COMMAND__CMD_JOIN:
+        cmd_join(b, s, c);
+        break;
+    case CHAT__COMMAND__CMD_LEAVE:
+        cmd_leave(b, s, c);
+        break;
+    case CHAT__COMMAND__CMD_MSG:
+        cmd_msg(b, s, c);
+        break;
+    case CHAT__COMMAND__CMD_DM:
+        cmd_dm(b, s, c);
+        break;
+    case CHAT__COMMAND__CMD_TYPING:
+        cmd_typing(b, s, c);
+        break;
+    case CHAT__COMMAND__CMD_NICK:
+        cmd_nick(b, s, c);
+        break;
+    case CHAT__COMMAND__CMD_WHO:
+        cmd_who(b, s, c);
+        break;
+    case CHAT__COMMAND__CMD_HISTORY:
+        cmd_history(b, s, c);
+        break;
+    default:
+        send_error(b, gw, c->conn, c->id, "bad_request", "unknown command");
+        break;
     }
 }
 
@@ -182,18 +213,30 @@ static void dispatch(struct broker *b, struct gateway *gw, const Chat__Command *
 static int command_ok(const Chat__Command *c)
 {
     switch (c->cmd_case) {
-    case CHAT__COMMAND__CMD_HELLO: return c->hello != NULL;
-    case CHAT__COMMAND__CMD_JOIN: return c->join != NULL;
-    case CHAT__COMMAND__CMD_LEAVE: return c->leave != NULL;
-    case CHAT__COMMAND__CMD_MSG: return c->msg != NULL;
-    case CHAT__COMMAND__CMD_DM: return c->dm != NULL;
+    case CHAT__COMMAND__CMD_HELLO:
+        return c->hello != NULL;
+    case CHAT__COMMAND__CMD_JOIN:
+        return c->join != NULL;
+    case CHAT__COMMAND__CMD_LEAVE:
+        return c->leave != NULL;
+    case CHAT__COMMAND__CMD_MSG:
+        return c->msg != NULL;
+    case CHAT__COMMAND__CMD_DM:
+        return c->dm != NULL;
     case CHAT__COMMAND__CMD_TYPING:
         return c->typing != NULL && (c->typing->room != NULL) != (c->typing->to != NULL);
-    case CHAT__COMMAND__CMD_NICK: return c->nick != NULL;
-    case CHAT__COMMAND__CMD_WHO: return c->who != NULL;
-    case CHAT__COMMAND__CMD_HISTORY: return c->history != NULL;
-    case CHAT__COMMAND__CMD_DISCONNECT: return c->disconnect != NULL;
-    default: return 0;
+    case CHAT__COMMAND__CMD_NICK:
+        return c->nick != NULL;
+    case CHAT__COMMAND__CMD_WHO:
+        return c->who != NULL;
+    case CHAT__COMMAND__CMD_HISTORY:
+        return c->history != NULL;
+    case CHAT__COMMAND__CMD_DISCONNECT:
+        return c->disconnect != NULL;
+    case CHAT__COMMAND__CMD_SYNC:
+        return c->sync != NULL;
+    default:
+        return 0;
     }
 }
 
@@ -229,7 +272,9 @@ void broker_handle(struct broker *b, const void *rid, size_t rid_len, const uint
         else
             log_warn("bad_command", "gateway=%s", gw->id);
         break;
-    default: log_warn("bad_envelope", "bytes=%zu body=%d", len, (int)up->body_case); break;
+    default:
+        log_warn("bad_envelope", "bytes=%zu body=%d", len, (int)up->body_case);
+        break;
     }
     chat__upstream__free_unpacked(up, NULL);
 }

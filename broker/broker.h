@@ -20,24 +20,24 @@
 
 struct broker_config {
     const char *listen;
-    long long ring;              /* messages kept in memory per room */
-    long long max_rooms;         /* rooms per session */
-    long long typing_timeout_ms; /* typing expires this long after the last refresh */
-    long long dedupe;            /* remembered msg/dm ids per session */
+    long long ring;               /* messages kept in memory per room */
+    long long max_rooms;          /* rooms per session */
+    long long typing_timeout_ms;  /* typing expires this long after the last refresh */
+    long long dedupe;             /* remembered msg/dm ids per session */
     long long gateway_timeout_ms; /* a silent gateway is declared dead after this */
     long long online_interval_ms; /* how often the online count is pushed */
-    long long hwm;               /* ZeroMQ send/receive high-water marks (messages) */
-    long long who_max;           /* names in a global "who" */
+    long long hwm;                /* ZeroMQ send/receive high-water marks (messages) */
+    long long who_max;            /* names in a global "who" */
 };
 
 /* A connected gateway, known from its GatewayHello. */
 struct gateway {
-    char *id;           /* routing id (the gateway's --id) */
+    char *id; /* routing id (the gateway's --id) */
     size_t id_len;
-    uint64_t instance;  /* its process instance */
+    uint64_t instance; /* its process instance */
     uint64_t last_seen_ms;
     unsigned sessions;
-    int dead;             /* being dropped: sends to it are skipped */
+    int dead;                        /* being dropped: sends to it are skipped */
     uint64_t drops, drops_logged_ms; /* failed sends, and when last logged */
     /* Scratch list of conns, used while grouping one event by gateway. */
     uint64_t *batch;
@@ -72,7 +72,7 @@ struct broker {
     struct rooms rooms;
     struct typing typing;
     uint64_t (*mono_ms)(void); /* the monotonic clock (tests inject their own) */
-    unsigned online; /* identified sessions with a live connection */
+    unsigned online;           /* identified sessions with a live connection */
     unsigned mark;
     struct session *ending; /* the session session_end() is tearing down */
     uint64_t next_online_ms, next_gw_check_ms;

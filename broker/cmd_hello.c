@@ -6,7 +6,8 @@ void cmd_hello(struct broker *b, struct gateway *gw, const Chat__Command *c)
 {
     const Chat__Hello *h = c->hello;
     if (session_by_conn(b, gw, c->conn)) {
-        send_error(b, gw, c->conn, c->id, "bad_request", "already identified: hello was sent twice");
+        send_error(b, gw, c->conn, c->id, "bad_request",
+                   "already identified: hello was sent twice");
         return;
     }
     struct session *owner = nicks_owner(&b->nicks, h->nick);

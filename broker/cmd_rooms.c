@@ -74,8 +74,7 @@ void cmd_leave(struct broker *b, struct session *s, const Chat__Command *c)
 {
     struct room *r = rooms_find(&b->rooms, c->leave->room);
     if (!r || !rooms_member(r, s)) {
-        send_error(b, s->key.gw, s->key.conn, c->id, "not_in_room",
-                   "you are not in that room");
+        send_error(b, s->key.gw, s->key.conn, c->id, "not_in_room", "you are not in that room");
         return;
     }
     if (typing_stop(&b->typing, s, r)) {

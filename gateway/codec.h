@@ -15,10 +15,10 @@
 #include "chat.pb-c.h"
 
 struct codec_limits {
-    size_t max_text; /* code points of msg/dm text (4000) */
-    size_t max_nick; /* code points of a nick (32) */
-    size_t max_room; /* code points of a room (64) */
-    size_t max_id;   /* code points of an id (64) */
+    size_t max_text;                       /* code points of msg/dm text (4000) */
+    size_t max_nick;                       /* code points of a nick (32) */
+    size_t max_room;                       /* code points of a room (64) */
+    size_t max_id;                         /* code points of an id (64) */
     unsigned history_default, history_max; /* 50, 200 */
 };
 
@@ -55,7 +55,7 @@ struct codec_cmd {
         Chat__Who who;
         Chat__History history;
     } body;
-    Chat__RoomPos *resume_rooms;     /* array for hello.resume.rooms (owned) */
+    Chat__RoomPos *resume_rooms;      /* array for hello.resume.rooms (owned) */
     Chat__RoomPos **resume_room_ptrs; /* pointers into it, as protobuf-c wants (owned) */
 };
 

@@ -38,8 +38,8 @@ void conn_send(struct gw *g, struct conn *c, struct frame *f, int reply)
     if (!f || c->close_code) return;
     if (!reply && c->qlen && c->qbytes + f->len > (size_t)g->cfg.max_queue) {
         g->slow_closes++;
-        log_warn("slow_reader_closed", "conn=%llu queued_bytes=%zu",
-                 (unsigned long long)c->id, c->qbytes);
+        log_warn("slow_reader_closed", "conn=%llu queued_bytes=%zu", (unsigned long long)c->id,
+                 c->qbytes);
         conn_close(g, c, 1013);
         return;
     }
@@ -55,11 +55,84 @@ void conn_send(struct gw *g, struct conn *c, struct frame *f, int reply)
     if (c->qlen == 1) lws_callback_on_writable(c->wsi);
 }
 
-void conn_error(struct gw *g, struct conn *c, const char *code, const char *message,
-                const char *id)
+struct held {
+    struct frame *f;
+    uint32_t tag; /* released once the broker has handled this many commands */
+    struct held *next;
+};
+
+/* Wrap-safe "a is at or before b" for the 32-bit command counters. */
+static int upto(uint32_t a, uint32_t b)
+{
+    return (int32_t)(a - b) <= 0;
+}
+
+static void release_held(struct gw *g, struct conn *c, int all)
+{
+    while (c->held && (all || upto(c->held->tag, c->synced))) {
+        struct held *h = c->held;
+        c->held = h->next;
+        conn_send(g, c, h->f, 1);
+        frame_unref(h->f);
+        free(h);
+    }
+    if (!c->held) c->held_tail = NULL;
+}
+
+void conn_synced(struct gw *g, struct conn *c, uint32_t tag)
+{
+    if (!upto(tag, c->synced)) c->synced = tag;
+    release_held(g, c, 0);
+}
+
+static int ask_sync(struct gw *g, struct conn *c)
+{
+    if (c->sync_asked == c->sent && c->held) return 0; /* already asked for this tag */
+    Chat__Sync sy = CHAT__SYNC__INIT;
+    sy.tag = c->sent;
+    Chat__Command cmd = CHAT__COMMAND__INIT;
+    cmd.conn = c->id;
+    cmd.cmd_case = CHAT__COMMAND__CMD_SYNC;
+    cmd.sync = &sy;
+    if (link_send_command(g->link, &cmd) < 0) return -1;
+    c->sync_asked = c->sent;
+    return 0;
+}
+
+void conn_reply_local(struct gw *g, struct conn *c, struct frame *f)
+{
+    if (!f) return;
+    if (upto(c->sent, c->synced) && !c->held) { /* nothing in flight: answer now */
+        conn_send(g, c, f, 1);
+        return;
+    }
+    struct held *h = malloc(sizeof *h);
+    if (!h || ask_sync(g, c) < 0) { /* no broker to order against: answer now */
+        free(h);
+        release_held(g, c, 1);
+        c->synced = c->sent;
+        conn_send(g, c, f, 1);
+        return;
+    }
+    frame_ref(f);
+    *h = (struct held){f, c->sent, NULL};
+    if (c->held_tail)
+        c->held_tail->next = h;
+    else
+        c->held = h;
+    c->held_tail = h;
+}
+
+void conn_flush_held(struct gw *g, struct conn *c)
+{
+    release_held(g, c, 1);
+    c->synced = c->sent;
+}
+
+void conn_error(struct gw *g, struct conn *c, const char *code, const char *message, const char *id)
 {
     struct frame *f = render_error(code, message, id, -1);
-    conn_send(g, c, f, 1);
+    conn_reply_local(g, c, f);
     if (f) frame_unref(f);
 }
 
@@ -117,6 +190,13 @@ void conn_report_closed(struct gw *g, struct conn *c, int clean)
 
 void conn_release(struct gw *g, struct conn *c)
 {
+    while (c->held) {
+        struct held *h = c->held;
+        c->held = h->next;
+        frame_unref(h->f);
+        free(h);
+    }
+    c->held_tail = NULL;
     lrooms_remove_all(&g->rooms, &c->rooms);
     queue_drop_all(c);
     free(c->q);
@@ -141,11 +221,13 @@ int conn_on_message(struct gw *g, struct conn *c, const char *buf, size_t len, i
     switch (r) {
     case CODEC_PING: {
         struct frame *f = render_pong(cmd.id);
-        conn_send(g, c, f, 1);
+        conn_reply_local(g, c, f);
         if (f) frame_unref(f);
         break;
     }
-    case CODEC_ERROR: conn_error(g, c, cmd.err_code, cmd.err_msg, cmd.id); break;
+    case CODEC_ERROR:
+        conn_error(g, c, cmd.err_code, cmd.err_msg, cmd.id);
+        break;
     case CODEC_FORWARD:
         cmd.cmd.conn = c->id;
         if (link_send_command(g->link, &cmd.cmd) < 0) {
@@ -153,6 +235,7 @@ int conn_on_message(struct gw *g, struct conn *c, const char *buf, size_t len, i
                        cmd.id);
             break;
         }
+        c->sent++;
         if (cmd.cmd.cmd_case == CHAT__COMMAND__CMD_HELLO) c->state = CONN_HELLO_SENT;
         break;
     }

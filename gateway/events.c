@@ -28,7 +28,9 @@ static void note(struct gw *g, struct conn *c, const Chat__Event *ev)
         if (lrooms_add(&g->rooms, ev->joined->room, c, &c->rooms) < 0)
             log_error("lroom_oom", "conn=%llu", (unsigned long long)c->id);
         break;
-    case CHAT__EVENT__EV_LEFT: lrooms_remove(&g->rooms, ev->left->room, &c->rooms); break;
+    case CHAT__EVENT__EV_LEFT:
+        lrooms_remove(&g->rooms, ev->left->room, &c->rooms);
+        break;
     case CHAT__EVENT__EV_ACK:
         if (ev->ack->nick) {
             char *nick = strdup(ev->ack->nick);
@@ -44,8 +46,14 @@ static void note(struct gw *g, struct conn *c, const Chat__Event *ev)
              !strcmp(ev->error->code, "auth_required") || !strcmp(ev->error->code, "nick_invalid")))
             c->state = CONN_NEW;
         break;
-    case CHAT__EVENT__EV_CLOSE: conn_close(g, c, (uint16_t)ev->close->code); break;
-    default: break;
+    case CHAT__EVENT__EV_CLOSE:
+        conn_close(g, c, (uint16_t)ev->close->code);
+        break;
+    case CHAT__EVENT__EV_SYNCED:
+        conn_synced(g, c, ev->synced->tag);
+        break;
+    default:
+        break;
     }
 }
 
@@ -68,8 +76,10 @@ static int is_reply(const Chat__Event *ev)
     case CHAT__EVENT__EV_WHO_ROOM:
     case CHAT__EVENT__EV_WHO_ALL:
     case CHAT__EVENT__EV_HISTORY:
-    case CHAT__EVENT__EV_ERROR: return ev->n_conns == 1;
-    default: return 0;
+    case CHAT__EVENT__EV_ERROR:
+        return ev->n_conns == 1;
+    default:
+        return 0;
     }
 }
 
@@ -124,6 +134,11 @@ void events_deliver(struct gw *g, const Chat__Event *ev)
     for (size_t i = 0; i < nextra; i++)
         if (extra[i]) frame_unref(extra[i]);
     free(extra);
+}
+
+void events_link_down(struct gw *g)
+{
+    for (struct conn *c = g->conns; c; c = c->hh.next) conn_flush_held(g, c);
 }
 
 void events_reset_sessions(struct gw *g)

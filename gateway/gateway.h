@@ -22,14 +22,14 @@ struct gw_config {
     const char *broker;
     const char *id;
     const char *web;
-    long long max_frame;  /* bytes of one WebSocket message; past it: close 1009 */
-    long long max_text;   /* code points of msg/dm text */
-    long long max_nick;   /* code points of a nick */
-    long long max_room;   /* code points of a room name */
-    long long max_queue;  /* bytes queued to one connection; past it: close 1013 */
-    long long heartbeat_ms;       /* link heartbeat period */
-    long long broker_timeout_ms;  /* no heartbeat answer this long: broker unavailable */
-    long long hwm;                /* ZeroMQ high-water marks */
+    long long max_frame;         /* bytes of one WebSocket message; past it: close 1009 */
+    long long max_text;          /* code points of msg/dm text */
+    long long max_nick;          /* code points of a nick */
+    long long max_room;          /* code points of a room name */
+    long long max_queue;         /* bytes queued to one connection; past it: close 1013 */
+    long long heartbeat_ms;      /* link heartbeat period */
+    long long broker_timeout_ms; /* no heartbeat answer this long: broker unavailable */
+    long long hwm;               /* ZeroMQ high-water marks */
 };
 
 /* One WebSocket connection: libwebsockets' per-session data. */
@@ -37,15 +37,20 @@ struct conn {
     struct lws *wsi;
     uint64_t id;
     enum conn_state state;
-    char *nick;               /* when identified */
-    struct lmember *rooms;    /* local room memberships */
-    uint32_t last_online;     /* the last online count this client was sent */
-    uint16_t close_code;      /* non-zero: close at the next writable */
-    uint8_t peer_clean;       /* the client closed with 1000 */
+    char *nick;            /* when identified */
+    struct lmember *rooms; /* local room memberships */
+    uint32_t last_online;  /* the last online count this client was sent */
+    uint16_t close_code;   /* non-zero: close at the next writable */
+    uint8_t peer_clean;    /* the client closed with 1000 */
     /* Outgoing frames: a ring of shared frame references. */
     struct frame **q;
     uint32_t qcap, qhead, qlen;
     size_t qbytes;
+    /* Ordering of answers the gateway gives itself (see Sync in chat.proto). */
+    uint32_t sent;       /* commands forwarded to the broker */
+    uint32_t synced;     /* of those, known handled (the last Synced tag) */
+    uint32_t sync_asked; /* the last tag a Sync went out for */
+    struct held *held, *held_tail;
     /* A message arriving in several fragments is assembled here. */
     char *rx;
     size_t rxlen;
@@ -80,6 +85,13 @@ void conn_send(struct gw *g, struct conn *c, struct frame *f, int reply);
 /* Sends an error frame (id may be NULL). */
 void conn_error(struct gw *g, struct conn *c, const char *code, const char *message,
                 const char *id);
+/* Sends an answer the gateway made itself (pong, an edge error), after the
+ * answers to every command the client sent before. */
+void conn_reply_local(struct gw *g, struct conn *c, struct frame *f);
+/* The broker handled every command up to tag: release held answers. */
+void conn_synced(struct gw *g, struct conn *c, uint32_t tag);
+/* Sends every held answer now (the broker will not answer). */
+void conn_flush_held(struct gw *g, struct conn *c);
 /* Closes with a WebSocket close code at the next writable callback. */
 void conn_close(struct gw *g, struct conn *c, uint16_t code);
 /* Writes queued frames; returns -1 when the connection must close. */
@@ -96,6 +108,8 @@ struct conn *conn_by_id(struct gw *g, uint64_t id);
 void events_deliver(struct gw *g, const Chat__Event *ev);
 /* The broker is gone or forgot us: every identified client must identify again. */
 void events_reset_sessions(struct gw *g);
+/* The link is down: nothing in flight will be answered; release held answers. */
+void events_link_down(struct gw *g);
 
 /* link.c: the ZeroMQ link to the broker. */
 struct link *link_new(struct gw *g);

@@ -128,11 +128,13 @@ static void set_up(struct link *l, int up)
 {
     if (l->up == up) return;
     l->up = up;
-    if (up)
+    if (up) {
         log_info("broker_link_up", "broker=%s", l->g->cfg.broker);
-    else
-        log_warn("broker_link_down", "broker=%s silent_ms=%llu", l->g->cfg.broker,
-                 (unsigned long long)(clock_mono_ms() - l->last_heard_ms));
+        return;
+    }
+    log_warn("broker_link_down", "broker=%s silent_ms=%llu", l->g->cfg.broker,
+             (unsigned long long)(clock_mono_ms() - l->last_heard_ms));
+    events_link_down(l->g);
 }
 
 /* A broker we have not seen before: our sessions there are gone. */
@@ -163,8 +165,7 @@ static void handle(struct link *l, const uint8_t *data, size_t len)
         flush_disconnects(l);
         break;
     case CHAT__DOWNSTREAM__BODY_RESET:
-        log_warn("broker_reset", "broker_instance=%016llx",
-                 (unsigned long long)d->reset->instance);
+        log_warn("broker_reset", "broker_instance=%016llx", (unsigned long long)d->reset->instance);
         l->broker_instance = d->reset->instance;
         events_reset_sessions(l->g);
         send_hello(l);
@@ -172,7 +173,8 @@ static void handle(struct link *l, const uint8_t *data, size_t len)
     case CHAT__DOWNSTREAM__BODY_EVENT:
         if (d->event) events_deliver(l->g, d->event);
         break;
-    default: break;
+    default:
+        break;
     }
     chat__downstream__free_unpacked(d, NULL);
 }
@@ -182,8 +184,7 @@ void link_readable(struct link *l)
     for (;;) {
         int events = 0;
         size_t sz = sizeof events;
-        if (zmq_getsockopt(l->sock, ZMQ_EVENTS, &events, &sz) < 0 || !(events & ZMQ_POLLIN))
-            return;
+        if (zmq_getsockopt(l->sock, ZMQ_EVENTS, &events, &sz) < 0 || !(events & ZMQ_POLLIN)) return;
         for (int i = 0; i < 1024; i++) {
             zmq_msg_t m;
             zmq_msg_init(&m);

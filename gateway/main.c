@@ -23,21 +23,24 @@ static void on_signal(int sig)
 }
 
 /* Headers on every HTTP response: no inline script, nothing from elsewhere. */
-static const struct lws_protocol_vhost_options hdr_nosniff = {
-    NULL, NULL, "x-content-type-options:", "nosniff"};
-static const struct lws_protocol_vhost_options hdr_frame = {
-    &hdr_nosniff, NULL, "x-frame-options:", "DENY"};
+static const struct lws_protocol_vhost_options hdr_nosniff = {NULL, NULL,
+                                                              "x-content-type-options:", "nosniff"};
+static const struct lws_protocol_vhost_options hdr_frame = {&hdr_nosniff, NULL,
+                                                            "x-frame-options:", "DENY"};
 static const struct lws_protocol_vhost_options hdr_csp = {
     &hdr_frame, NULL, "content-security-policy:",
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self' ws: wss:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"};
 
-static const struct lws_http_mount mount_readyz = {
-    .mountpoint = "/readyz", .origin = "chat-status", .origin_protocol = LWSMPRO_CALLBACK,
-    .mountpoint_len = 7};
-static const struct lws_http_mount mount_healthz = {
-    .mount_next = &mount_readyz, .mountpoint = "/healthz", .origin = "chat-status",
-    .origin_protocol = LWSMPRO_CALLBACK, .mountpoint_len = 8};
+static const struct lws_http_mount mount_readyz = {.mountpoint = "/readyz",
+                                                   .origin = "chat-status",
+                                                   .origin_protocol = LWSMPRO_CALLBACK,
+                                                   .mountpoint_len = 7};
+static const struct lws_http_mount mount_healthz = {.mount_next = &mount_readyz,
+                                                    .mountpoint = "/healthz",
+                                                    .origin = "chat-status",
+                                                    .origin_protocol = LWSMPRO_CALLBACK,
+                                                    .mountpoint_len = 8};
 
 static void lws_log_to_ours(int level, const char *line)
 {
@@ -88,9 +91,9 @@ int main(int argc, char **argv)
         {"log-level", OPT_STR, &log_level, 0, 0, "debug, info, warn or error"},
         {0},
     };
-    int rc = opts_parse("chat-gateway",
-                        "The chat gateway: WebSocket clients in, ZeroMQ to the broker.", opts,
-                        argc, argv);
+    int rc =
+        opts_parse("chat-gateway", "The chat gateway: WebSocket clients in, ZeroMQ to the broker.",
+                   opts, argc, argv);
     if (rc) return rc > 0 ? 0 : 2;
     if (log_set_level_name(log_level) < 0) {
         fprintf(stderr, "chat-gateway: --log-level must be debug, info, warn or error\n");
@@ -105,17 +108,20 @@ int main(int argc, char **argv)
         fprintf(stderr, "chat-gateway: --web %s: no such folder\n", g.cfg.web);
         return 2;
     }
-    g.limits = (struct codec_limits){(size_t)g.cfg.max_text, (size_t)g.cfg.max_nick,
-                                     (size_t)g.cfg.max_room, 64, 50, 200};
+    g.limits = (struct codec_limits){
+        (size_t)g.cfg.max_text, (size_t)g.cfg.max_nick, (size_t)g.cfg.max_room, 64, 50, 200};
     if (getrandom(&g.instance, sizeof g.instance, 0) != (ssize_t)sizeof g.instance)
         g.instance = clock_mono_us() ^ (uint64_t)getpid();
     /* Connection numbers of one instance never collide with an earlier one's. */
     g.next_conn_id = (g.instance & 0xFFFFFFFFu) << 20;
 
     lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_to_ours);
-    struct lws_http_mount mount_web = {
-        .mount_next = &mount_healthz, .mountpoint = "/", .origin = web, .def = "index.html",
-        .origin_protocol = LWSMPRO_FILE, .mountpoint_len = 1};
+    struct lws_http_mount mount_web = {.mount_next = &mount_healthz,
+                                       .mountpoint = "/",
+                                       .origin = web,
+                                       .def = "index.html",
+                                       .origin_protocol = LWSMPRO_FILE,
+                                       .mountpoint_len = 1};
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
     info.port = (int)g.cfg.port;

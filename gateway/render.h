@@ -17,8 +17,8 @@
 
 struct frame {
     uint32_t refs;
-    uint32_t len;            /* payload bytes, after the FRAME_PRE headroom */
-    unsigned char data[];    /* FRAME_PRE bytes of headroom, then the JSON */
+    uint32_t len;         /* payload bytes, after the FRAME_PRE headroom */
+    unsigned char data[]; /* FRAME_PRE bytes of headroom, then the JSON */
 };
 
 /* Payload start. */

@@ -80,12 +80,15 @@ static int callback_chat(struct lws *wsi, enum lws_callback_reasons reason, void
         g->nconns++;
         log_debug("conn_open", "conn=%llu", (unsigned long long)c->id);
         return 0;
-    case LWS_CALLBACK_RECEIVE: return on_receive(g, c, in, len);
-    case LWS_CALLBACK_SERVER_WRITEABLE: return conn_writable(g, c);
+    case LWS_CALLBACK_RECEIVE:
+        return on_receive(g, c, in, len);
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        return conn_writable(g, c);
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
         /* in: the close payload, starting with the code in network order.
          * 1000 ends the session at once; anything else keeps it resumable. */
-        c->peer_clean = len >= 2 && ((((const uint8_t *)in)[0] << 8) | ((const uint8_t *)in)[1]) == 1000;
+        c->peer_clean =
+            len >= 2 && ((((const uint8_t *)in)[0] << 8) | ((const uint8_t *)in)[1]) == 1000;
         return 0;
     case LWS_CALLBACK_CLOSED: {
         if (!c || !c->id) return 0; /* refused before it was established */
@@ -96,7 +99,8 @@ static int callback_chat(struct lws *wsi, enum lws_callback_reasons reason, void
         log_debug("conn_closed", "conn=%llu", (unsigned long long)c->id);
         return 0;
     }
-    default: break;
+    default:
+        break;
     }
     return lws_callback_http_dummy(wsi, reason, user, in, len);
 }
@@ -126,8 +130,8 @@ static int callback_http_status(struct lws *wsi, enum lws_callback_reasons reaso
             p->status = 404;
             p->body = "not found\n";
         }
-        if (lws_add_http_common_headers(wsi, (unsigned)p->status, "text/plain",
-                                        strlen(p->body), &pos, end) ||
+        if (lws_add_http_common_headers(wsi, (unsigned)p->status, "text/plain", strlen(p->body),
+                                        &pos, end) ||
             lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
                                          (const unsigned char *)"no-store", 8, &pos, end) ||
             lws_finalize_write_http_header(wsi, start, &pos, end))
@@ -141,7 +145,8 @@ static int callback_http_status(struct lws *wsi, enum lws_callback_reasons reaso
         if (lws_http_transaction_completed(wsi)) return -1;
         return 0;
     }
-    default: break;
+    default:
+        break;
     }
     return lws_callback_http_dummy(wsi, reason, user, in, len);
 }

@@ -1,0 +1,767 @@
+"""End-to-end test harness: a real chat-broker and two real chat-gateways.
+
+Each test module gets its own cluster (one broker, gateways "A" and "B" on
+free ports of 127.0.0.1), started once and stopped with SIGTERM at the end of
+the module; a clean shutdown (exit code 0 within 5 s) is part of the contract.
+A module may set BROKER_ARGS / GATEWAY_ARGS (lists of extra flags) to get a
+differently configured cluster.
+
+Tests are plain `async def` functions; the pytest_pyfunc_call hook below runs
+them with asyncio.run (no pytest-asyncio needed) and closes every client the
+test opened through the `chat` fixture, also when the test fails.
+
+Only Debian's python3-pytest and python3-websockets (10.4) are used.
+"""
+
+import asyncio
+import base64
+import collections
+import http.client
+import inspect
+import itertools
+import json
+import os
+import random
+import signal
+import socket
+import string
+import struct
+import subprocess
+import time
+
+import pytest
+import websockets
+import websockets.client
+import websockets.exceptions
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+BROKER_BIN = os.environ.get("CHAT_BROKER_BIN", os.path.join(ROOT, "build", "chat-broker"))
+GATEWAY_BIN = os.environ.get("CHAT_GATEWAY_BIN", os.path.join(ROOT, "build", "chat-gateway"))
+WEB_DIR = os.environ.get("CHAT_WEB_DIR", os.path.join(ROOT, "gateway", "web"))
+LOG_LEVEL = os.environ.get("CHAT_E2E_LOG_LEVEL", "debug")
+
+HOST = "127.0.0.1"
+RECV_TIMEOUT = 3.0          # generous timeout for any expected frame
+TYPING_TIMEOUT_MS = 6000    # the broker's --typing-timeout in every cluster
+STOP_TIMEOUT = 5.0          # SIGTERM -> exit 0 within this
+DEFAULT_TEST_TIMEOUT = 45.0
+
+# Limits of the default configuration (PROTOCOL.md).
+MAX_FRAME = 16384
+MAX_TEXT = 4000
+MAX_NICK = 32
+MAX_ROOM = 64
+MAX_ID = 64
+MAX_ROOMS = 100
+
+
+def dumps(obj):
+    """Compact JSON, UTF-8 kept as is (so 'é' is 2 bytes on the wire, not 6)."""
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+# --------------------------------------------------------------------------- names
+
+_RUN = "".join(random.choice(string.ascii_lowercase) for _ in range(4))
+_counter = itertools.count(1)
+
+
+def new_nick(prefix="u"):
+    """A nick unique in this pytest run: [A-Za-z0-9_.-], at most 32 code points."""
+    n = f"{prefix}_{_RUN}{next(_counter)}"
+    assert len(n) <= MAX_NICK, n
+    return n
+
+
+def new_room(prefix="r"):
+    """A room unique in this pytest run: [a-z0-9_.#-], at most 64 code points."""
+    r = f"{prefix.lower()}-{_RUN}{next(_counter)}"
+    assert len(r) <= MAX_ROOM, r
+    return r
+
+
+# --------------------------------------------------------------------------- processes
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def describe_rc(rc):
+    if rc is None:
+        return "still running"
+    if rc < 0:
+        try:
+            return f"signal {signal.Signals(-rc).name}"
+        except ValueError:
+            return f"signal {-rc}"
+    return f"exit code {rc}"
+
+
+def http_get(port, path, timeout=5.0, headers=None):
+    """(status, headers dict with lower-case names, body bytes)."""
+    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
+    try:
+        conn.request("GET", path, headers=headers or {})
+        resp = conn.getresponse()
+        body = resp.read()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, body
+    finally:
+        conn.close()
+
+
+class Proc:
+    def __init__(self, name, argv, logpath):
+        self.name = name
+        self.argv = argv
+        self.logpath = logpath
+        self._log = open(logpath, "ab")
+        self._log.write(("$ " + " ".join(argv) + "\n").encode())
+        self._log.flush()
+        self.p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self._log,
+                                  stderr=subprocess.STDOUT)
+
+    def alive(self):
+        return self.p.poll() is None
+
+    def stop(self, timeout=STOP_TIMEOUT):
+        """SIGTERM and wait. Returns None if it exited 0 in time, else a problem string."""
+        try:
+            if not self.alive():
+                return f"{self.name} had already died ({describe_rc(self.p.returncode)})"
+            self.p.send_signal(signal.SIGTERM)
+            t0 = time.monotonic()
+            try:
+                rc = self.p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+                return f"{self.name} did not exit within {timeout} s of SIGTERM (killed)"
+            if rc != 0:
+                return (f"{self.name} exited with {describe_rc(rc)} after SIGTERM "
+                        f"({time.monotonic() - t0:.2f} s)")
+            return None
+        finally:
+            self._log.close()
+
+    def kill(self):
+        if self.alive():
+            self.p.kill()
+            self.p.wait()
+        if not self._log.closed:
+            self._log.close()
+
+    def tail(self, nbytes=6000):
+        try:
+            with open(self.logpath, "rb") as f:
+                f.seek(0, os.SEEK_END)
+                size = f.tell()
+                f.seek(max(0, size - nbytes))
+                data = f.read().decode("utf-8", "replace")
+        except OSError as e:
+            return f"(cannot read {self.logpath}: {e})"
+        return ("...\n" if size > nbytes else "") + data
+
+
+class Cluster:
+    """One broker and gateways A and B on free ports."""
+
+    def __init__(self, logdir, broker_args=(), gateway_args=(), gateways=("A", "B")):
+        self.logdir = logdir
+        self.broker_args = list(broker_args)
+        self.gateway_args = list(gateway_args)
+        self.gw_names = list(gateways)
+        self.broker = None
+        self.gateways = {}
+        self.ports = {}
+        self.broker_port = None
+        self.generation = 0
+
+    def start(self):
+        for b in (BROKER_BIN, GATEWAY_BIN):
+            if not os.access(b, os.X_OK):
+                pytest.skip(f"binary not built: {b}")
+        self.generation += 1
+        g = self.generation
+        self.broker_port = free_port()
+        broker_url = f"tcp://{HOST}:{self.broker_port}"
+        self.broker = Proc("broker", [BROKER_BIN, "--listen", broker_url,
+                                      "--typing-timeout", str(TYPING_TIMEOUT_MS),
+                                      "--log-level", LOG_LEVEL] + self.broker_args,
+                           os.path.join(self.logdir, f"broker.{g}.log"))
+        self.gateways = {}
+        self.ports = {}
+        for name in self.gw_names:
+            port = free_port()
+            self.ports[name] = port
+            self.gateways[name] = Proc(
+                f"gateway {name}",
+                [GATEWAY_BIN, "--port", str(port), "--broker", broker_url, "--id", f"gw{name}",
+                 "--web", WEB_DIR, "--log-level", LOG_LEVEL] + self.gateway_args,
+                os.path.join(self.logdir, f"gateway{name}.{g}.log"))
+        self.wait_ready()
+
+    def procs(self):
+        return [self.broker] + [self.gateways[n] for n in self.gw_names]
+
+    def wait_ready(self, timeout=15.0):
+        deadline = time.monotonic() + timeout
+        pending = dict(self.ports)
+        last = {}
+        while pending:
+            for p in self.procs():
+                if not p.alive():
+                    self.kill()
+                    pytest.fail(f"{p.name} died at startup ({describe_rc(p.p.returncode)})\n"
+                                + self.logs(), pytrace=False)
+            for name, port in list(pending.items()):
+                try:
+                    st, _, _ = http_get(port, "/readyz", timeout=1.0)
+                    last[name] = st
+                    if st == 200:
+                        del pending[name]
+                except OSError as e:
+                    last[name] = repr(e)
+            if not pending:
+                break
+            if time.monotonic() > deadline:
+                self.kill()
+                pytest.fail(f"gateways not ready within {timeout} s: {last}\n" + self.logs(),
+                            pytrace=False)
+            time.sleep(0.05)
+
+    def alive(self):
+        return all(p.alive() for p in self.procs())
+
+    def dead_report(self):
+        return ", ".join(f"{p.name}: {describe_rc(p.p.returncode)}"
+                         for p in self.procs() if not p.alive())
+
+    def stop(self):
+        """Gateways first, then the broker. Returns the list of problems."""
+        problems = []
+        for p in [self.gateways[n] for n in self.gw_names] + [self.broker]:
+            if p is None:
+                continue
+            r = p.stop()
+            if r:
+                problems.append(r)
+        return problems
+
+    def kill(self):
+        for p in self.procs():
+            if p is not None:
+                p.kill()
+
+    def logs(self, nbytes=6000):
+        out = []
+        for p in self.procs():
+            if p is not None:
+                out.append(f"----- {p.name} ({p.logpath}) -----\n{p.tail(nbytes)}")
+        return "\n".join(out)
+
+    def ws_url(self, gw="A", path="/ws"):
+        return f"ws://{HOST}:{self.ports[gw]}{path}"
+
+
+# --------------------------------------------------------------------------- clients
+
+class Client:
+    """A WebSocket client speaking PROTOCOL.md.
+
+    Frames whose type is in `ignore` (by default only "online", whose pushes
+    depend on every other test sharing the cluster) are kept aside in
+    self.ignored and never returned by recv(); `skip` on a call discards
+    further types for that call only.
+    """
+
+    def __init__(self, ws, gw, label, ignore=("online",)):
+        self.ws = ws
+        self.gw = gw
+        self.label = label
+        self.ignore = set(ignore)
+        self.ignored = []
+        self.seen = []          # every frame received, for failure messages
+        self.nick = None
+        self.session = None
+        self.welcome = None
+
+    def __repr__(self):
+        return f"<client {self.nick or self.label}@gw{self.gw}>"
+
+    # ---- sending
+
+    async def send(self, obj):
+        """A dict is sent as compact JSON; a str is sent verbatim as a text
+        frame; bytes as a binary frame."""
+        if isinstance(obj, (str, bytes)):
+            await self.ws.send(obj)
+        else:
+            await self.ws.send(dumps(obj))
+
+    # ---- receiving
+
+    async def _frame(self, timeout):
+        try:
+            raw = await asyncio.wait_for(self.ws.recv(), timeout)
+        except asyncio.TimeoutError:
+            raise
+        except websockets.exceptions.ConnectionClosed as e:
+            raise AssertionError(
+                f"{self}: connection closed (code {e.code}, reason {e.reason!r}) while waiting "
+                f"for a frame; frames seen: {self.seen[-8:]}") from None
+        if isinstance(raw, bytes):
+            raise AssertionError(f"{self}: server sent a binary frame: {raw[:100]!r}")
+        try:
+            obj = json.loads(raw)
+        except ValueError:
+            raise AssertionError(f"{self}: server sent a non-JSON text frame: {raw[:200]!r}")
+        assert isinstance(obj, dict) and isinstance(obj.get("type"), str), \
+            f"{self}: server frame is not an object with a string type: {raw[:200]!r}"
+        self.seen.append(obj)
+        return obj
+
+    async def recv(self, timeout=RECV_TIMEOUT, skip=()):
+        """The next frame not ignored or skipped; AssertionError on timeout."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise AssertionError(f"{self}: no frame within {timeout} s; "
+                                     f"last frames seen: {self.seen[-8:]}")
+            try:
+                obj = await self._frame(remaining)
+            except asyncio.TimeoutError:
+                raise AssertionError(f"{self}: no frame within {timeout} s; "
+                                     f"last frames seen: {self.seen[-8:]}") from None
+            t = obj["type"]
+            if t in self.ignore:
+                self.ignored.append(obj)
+                continue
+            if t in skip:
+                continue
+            return obj
+
+    async def recv_type(self, type_, timeout=RECV_TIMEOUT, skip=()):
+        """The next frame, which must be of type_ (types in skip are discarded)."""
+        obj = await self.recv(timeout, skip)
+        assert obj["type"] == type_, f"{self}: expected a {type_!r} frame, got {obj}"
+        return obj
+
+    async def recv_n(self, n, timeout=RECV_TIMEOUT, skip=()):
+        """The next n frames (timeout applies to each)."""
+        return [await self.recv(timeout, skip) for _ in range(n)]
+
+    async def recv_set(self, types, timeout=RECV_TIMEOUT, skip=()):
+        """The next len(types) frames, whose types must be exactly `types` in
+        any order. Returns a dict type -> frame."""
+        frames = await self.recv_n(len(types), timeout, skip)
+        got = sorted(f["type"] for f in frames)
+        assert got == sorted(types), f"{self}: expected frames {sorted(types)}, got {frames}"
+        return {f["type"]: f for f in frames}
+
+    async def expect_nothing(self, ms=500, skip=()):
+        """Asserts that no frame (other than ignored / skipped ones) arrives
+        within ms milliseconds."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + ms / 1000.0
+        while True:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return
+            try:
+                obj = await self._frame(remaining)
+            except asyncio.TimeoutError:
+                return
+            if obj["type"] in self.ignore:
+                self.ignored.append(obj)
+                continue
+            if obj["type"] in skip:
+                continue
+            raise AssertionError(f"{self}: expected no frame, got {obj}")
+
+    # ---- requests
+
+    async def request(self, obj, type_=None, timeout=RECV_TIMEOUT, skip=()):
+        """Sends obj and returns the next frame (checking its type if given)."""
+        await self.send(obj)
+        reply = await self.recv(timeout, skip)
+        if type_ is not None:
+            assert reply["type"] == type_, f"{self}: sent {obj}, expected {type_!r}, got {reply}"
+        return reply
+
+    async def expect_error(self, obj, code, echo=True, timeout=RECV_TIMEOUT):
+        """Sends obj, expects an error with that code. When obj is a dict with a
+        string "id" and echo is true, the id must be echoed; when echo is false,
+        the error must carry no id. Then checks the connection is still usable."""
+        reply = await self.request(obj, timeout=timeout)
+        assert reply["type"] == "error", f"{self}: sent {obj!r:.300}, expected error {code}, got {reply}"
+        assert reply.get("code") == code, \
+            f"{self}: sent {obj!r:.300}, expected error code {code!r}, got {reply}"
+        assert isinstance(reply.get("message"), str) and reply["message"], \
+            f"{self}: error without a message: {reply}"
+        if isinstance(obj, dict) and "id" in obj:
+            if echo:
+                assert reply.get("id") == obj["id"], f"{self}: error did not echo id: {reply}"
+            else:
+                assert "id" not in reply, f"{self}: error echoed an invalid id: {reply}"
+        elif not echo:
+            assert "id" not in reply, f"{self}: error has an id: {reply}"
+        return reply
+
+    async def ping(self, id_=None):
+        """Round trip proving the connection is open and answering."""
+        id_ = id_ or f"p{random.randrange(10**9)}"
+        r = await self.request({"type": "ping", "id": id_})
+        assert r == {"type": "pong", "id": id_}, f"{self}: bad pong {r}"
+
+    async def hello(self, nick, **extra):
+        cmd = {"type": "hello", "nick": nick}
+        cmd.update(extra)
+        w = await self.request(cmd)
+        assert w["type"] == "welcome", f"{self}: hello {nick!r} got {w}"
+        self.nick = w["nick"]
+        self.session = w.get("session")
+        self.welcome = w
+        return w
+
+    async def join(self, room, **extra):
+        cmd = {"type": "join", "room": room}
+        cmd.update(extra)
+        j = await self.request(cmd)
+        assert j["type"] == "joined" and j.get("room") == room, f"{self}: join {room} got {j}"
+        return j
+
+    async def leave(self, room, **extra):
+        cmd = {"type": "leave", "room": room}
+        cmd.update(extra)
+        r = await self.request(cmd)
+        assert r["type"] == "left" and r.get("room") == room, f"{self}: leave {room} got {r}"
+        return r
+
+    async def msg(self, room, text, id_=None):
+        cmd = {"type": "msg", "room": room, "text": text}
+        if id_ is not None:
+            cmd["id"] = id_
+        a = await self.request(cmd)
+        assert a["type"] == "ack", f"{self}: msg to {room} got {a}"
+        return a
+
+    async def dm(self, to, text, id_=None):
+        cmd = {"type": "dm", "to": to, "text": text}
+        if id_ is not None:
+            cmd["id"] = id_
+        a = await self.request(cmd)
+        assert a["type"] == "ack", f"{self}: dm to {to} got {a}"
+        return a
+
+    # ---- closing
+
+    async def close(self, code=1000, reason=""):
+        try:
+            await asyncio.wait_for(self.ws.close(code, reason), 5)
+        except (asyncio.TimeoutError, OSError):
+            self.ws.transport.abort()
+
+    def drop(self):
+        """An abnormal end: the TCP connection is reset, no close frame."""
+        self.ws.transport.abort()
+
+    async def wait_closed(self, timeout=RECV_TIMEOUT):
+        """Waits for the server to close the connection; returns the close code
+        (None if there was no close frame). Frames before the close are kept in
+        self.seen."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise AssertionError(f"{self}: connection still open after {timeout} s")
+            try:
+                raw = await asyncio.wait_for(self.ws.recv(), remaining)
+                self.seen.append(raw)
+            except asyncio.TimeoutError:
+                raise AssertionError(f"{self}: connection still open after {timeout} s") from None
+            except websockets.exceptions.ConnectionClosed as e:
+                if e.rcvd is None:
+                    return None
+                return e.rcvd.code
+
+
+class RawWS:
+    """A hand-made WebSocket client for what websockets refuses to send:
+    invalid UTF-8 in a text frame, over-long frames, odd fragmentation."""
+
+    def __init__(self, reader, writer, status, head):
+        self.reader = reader
+        self.writer = writer
+        self.status = status
+        self.head = head
+
+    @classmethod
+    async def open(cls, port, path="/ws", host=HOST, timeout=5.0):
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+        key = base64.b64encode(os.urandom(16)).decode()
+        req = (f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+               f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+               f"Sec-WebSocket-Version: 13\r\n\r\n")
+        writer.write(req.encode())
+        await writer.drain()
+        try:
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout)
+        except asyncio.IncompleteReadError as e:
+            head = e.partial
+        line = head.split(b"\r\n", 1)[0].decode("latin-1")
+        parts = line.split(" ")
+        status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+        return cls(reader, writer, status, head.decode("latin-1"))
+
+    @staticmethod
+    def frame(opcode, payload, fin=True, mask=True):
+        b0 = (0x80 if fin else 0) | opcode
+        n = len(payload)
+        mbit = 0x80 if mask else 0
+        if n < 126:
+            hdr = struct.pack("!BB", b0, mbit | n)
+        elif n < 65536:
+            hdr = struct.pack("!BBH", b0, mbit | 126, n)
+        else:
+            hdr = struct.pack("!BBQ", b0, mbit | 127, n)
+        if not mask:
+            return hdr + payload
+        key = os.urandom(4)
+        masked = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+        return hdr + key + masked
+
+    async def send_frame(self, opcode, payload, fin=True):
+        self.writer.write(self.frame(opcode, payload, fin))
+        await self.writer.drain()
+
+    async def send_text(self, data):
+        """A text frame with exactly these bytes (str is UTF-8 encoded)."""
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        await self.send_frame(0x1, data)
+
+    async def send_json(self, obj):
+        await self.send_text(dumps(obj))
+
+    async def recv_frame(self, timeout=RECV_TIMEOUT):
+        """(opcode, payload) of the next whole message; answers pings."""
+        async def read():
+            buf = b""
+            first_op = None
+            while True:
+                h = await self.reader.readexactly(2)
+                fin, op = h[0] & 0x80, h[0] & 0x0F
+                n = h[1] & 0x7F
+                if n == 126:
+                    n = struct.unpack("!H", await self.reader.readexactly(2))[0]
+                elif n == 127:
+                    n = struct.unpack("!Q", await self.reader.readexactly(8))[0]
+                if h[1] & 0x80:
+                    k = await self.reader.readexactly(4)
+                    p = bytes(b ^ k[i % 4] for i, b in enumerate(await self.reader.readexactly(n)))
+                else:
+                    p = await self.reader.readexactly(n)
+                if op == 0x9:
+                    await self.send_frame(0xA, p)
+                    continue
+                if op == 0xA:
+                    continue
+                if op == 0x8:
+                    return op, p
+                if first_op is None:
+                    first_op = op
+                buf += p
+                if fin:
+                    return first_op, buf
+        return await asyncio.wait_for(read(), timeout)
+
+    async def recv_json(self, timeout=RECV_TIMEOUT):
+        try:
+            op, p = await self.recv_frame(timeout)
+        except asyncio.TimeoutError:
+            raise AssertionError(f"raw client: no frame within {timeout} s") from None
+        except (asyncio.IncompleteReadError, ConnectionError) as e:
+            raise AssertionError(f"raw client: connection lost while waiting for a frame: {e!r}")
+        if op == 0x8:
+            code = struct.unpack("!H", p[:2])[0] if len(p) >= 2 else None
+            raise AssertionError(f"raw client: server closed (code {code}, reason {p[2:]!r}) "
+                                 "instead of answering")
+        assert op == 0x1, f"raw client: expected a text frame, got opcode {op}: {p[:100]!r}"
+        return json.loads(p.decode("utf-8"))
+
+    async def recv_close(self, timeout=RECV_TIMEOUT):
+        """Reads until the server's close frame; returns its code (None if the
+        close frame had no code). Fails if the connection ends without one."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        frames = []
+        while True:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise AssertionError(f"raw client: no close within {timeout} s; got {frames}")
+            try:
+                op, p = await self.recv_frame(remaining)
+            except asyncio.TimeoutError:
+                raise AssertionError(f"raw client: no close within {timeout} s; got {frames}") \
+                    from None
+            except (asyncio.IncompleteReadError, ConnectionError) as e:
+                raise AssertionError(f"raw client: connection ended without a close frame "
+                                     f"({e!r}); got {frames}") from None
+            if op == 0x8:
+                return struct.unpack("!H", p[:2])[0] if len(p) >= 2 else None
+            frames.append((op, p[:200]))
+
+    def abort(self):
+        self.writer.transport.abort()
+
+    async def close(self):
+        try:
+            if not self.writer.is_closing():
+                self.writer.write(self.frame(0x8, struct.pack("!H", 1000)))
+                await asyncio.wait_for(self.writer.drain(), 1)
+        except (OSError, asyncio.TimeoutError):
+            pass
+        self.writer.transport.abort()
+
+
+class Chat:
+    """Per-test factory of clients on one cluster; closes them all at the end."""
+
+    def __init__(self, cluster):
+        self.cluster = cluster
+        self.clients = []
+        self.raws = []
+
+    def nick(self, prefix="u"):
+        return new_nick(prefix)
+
+    def room(self, prefix="r"):
+        return new_room(prefix)
+
+    async def connect(self, gw="A", ignore=("online",), path="/ws"):
+        ws = await websockets.client.connect(
+            self.cluster.ws_url(gw, path), compression=None, ping_interval=None,
+            max_size=None, close_timeout=3, open_timeout=5)
+        c = Client(ws, gw, f"conn{len(self.clients)}", ignore)
+        self.clients.append(c)
+        return c
+
+    async def user(self, gw="A", nick=None, prefix="u", ignore=("online",)):
+        c = await self.connect(gw, ignore)
+        await c.hello(nick or new_nick(prefix))
+        return c
+
+    async def raw(self, gw="A", path="/ws"):
+        r = await RawWS.open(self.cluster.ports[gw], path)
+        self.raws.append(r)
+        return r
+
+    async def together(self, room, *clients):
+        """Joins the clients to room one after the other; every earlier member
+        receives (and this consumes) the presence join of each later one."""
+        inside = []
+        for c in clients:
+            j = await c.join(room)
+            for i, other in enumerate(inside):
+                p = await other.recv_type("presence")
+                assert p == {"type": "presence", "room": room, "nick": c.nick, "event": "join",
+                             "count": len(inside) + 1}, f"{other}: bad presence {p}"
+            inside.append(c)
+        return room
+
+    async def aclose(self):
+        closes = [c.close() for c in self.clients if not c.ws.closed]
+        if closes:
+            await asyncio.gather(*closes, return_exceptions=True)
+        for r in self.raws:
+            r.abort()
+
+
+# --------------------------------------------------------------------------- fixtures
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "timeout_s(seconds): overall time limit of an async test")
+
+
+def cluster_lifetime(request, tmp_path_factory, broker_args=None, gateway_args=None):
+    """Generator body of a cluster fixture: start, yield, stop and insist on a
+    clean shutdown. Modules needing their own scope or flags reuse it."""
+    mod = request.module
+    if broker_args is None:
+        broker_args = getattr(mod, "BROKER_ARGS", ())
+    if gateway_args is None:
+        gateway_args = getattr(mod, "GATEWAY_ARGS", ())
+    logdir = str(tmp_path_factory.mktemp(request.node.name.replace("/", "_")[:40]))
+    c = Cluster(logdir, broker_args, gateway_args)
+    c.start()
+    try:
+        yield c
+    finally:
+        problems = c.stop()
+        if problems:
+            pytest.fail("unclean shutdown: " + "; ".join(problems) + "\n" + c.logs(),
+                        pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def cluster(request, tmp_path_factory):
+    yield from cluster_lifetime(request, tmp_path_factory)
+
+
+@pytest.fixture
+def chat(cluster, request):
+    if not cluster.alive():
+        # A process died during an earlier test (that test failed for it):
+        # start a fresh cluster so the rest of the module still means something.
+        report = cluster.dead_report()
+        cluster.kill()
+        cluster.start()
+        print(f"cluster restarted after a crash ({report})")
+    yield Chat(cluster)
+    if not cluster.alive():
+        pytest.fail(f"a server process died during this test: {cluster.dead_report()}\n"
+                    + cluster.logs(), pytrace=False)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem):
+    fn = pyfuncitem.obj
+    if not inspect.iscoroutinefunction(fn):
+        return None
+    args = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
+    marker = pyfuncitem.get_closest_marker("timeout_s")
+    limit = marker.args[0] if marker else DEFAULT_TEST_TIMEOUT
+
+    async def runner():
+        try:
+            await asyncio.wait_for(fn(**args), limit)
+        except asyncio.TimeoutError:
+            raise AssertionError(f"test did not finish within {limit} s") from None
+        finally:
+            for v in args.values():
+                if isinstance(v, Chat):
+                    await v.aclose()
+
+    asyncio.run(runner())
+    return True
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.failed:
+        clusters = []
+        for v in (getattr(item, "funcargs", None) or {}).values():
+            if isinstance(v, Chat):
+                v = v.cluster
+            if isinstance(v, Cluster) and v not in clusters:
+                clusters.append(v)
+        for c in clusters:
+            rep.sections.append(("server logs (tail)", c.logs()))
