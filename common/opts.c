@@ -53,8 +53,7 @@ static void usage(const char *prog, const char *summary, const struct opt *opts)
     printf("  %-26s show this help and exit\n", "--help");
 }
 
-int opts_parse(const char *prog, const char *summary, const struct opt *opts, int argc,
-               char **argv)
+int opts_parse(const char *prog, const char *summary, const struct opt *opts, int argc, char **argv)
 {
     for (const struct opt *o = opts; o->name; o++) {
         char env[96];

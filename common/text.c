@@ -40,8 +40,7 @@ static int valid_chars(const char *s, size_t len, size_t max, int upper_ok, int 
     if (len < 1 || len > max) return 0; /* ASCII only: bytes == code points */
     for (size_t i = 0; i < len; i++) {
         char c = s[i];
-        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
-            c == '-')
+        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-')
             continue;
         if (upper_ok && c >= 'A' && c <= 'Z') continue;
         if (hash_ok && c == '#') continue;
