@@ -13,6 +13,7 @@
 #include "broker.h"
 #include "clock.h"
 #include "log.h"
+#include "store.h"
 
 static uint64_t random_u64(void)
 {
@@ -30,6 +31,26 @@ struct broker *broker_new(const struct broker_config *cfg)
     b->mono_ms = clock_mono_ms;
     rooms_init(&b->rooms, (size_t)cfg->ring);
     typing_init(&b->typing, (uint64_t)cfg->typing_timeout_ms);
+    if (cfg->history && strcmp(cfg->history, "none") != 0) {
+        char err[512];
+        struct store_config sc = {
+            .path = cfg->history,
+            .durability =
+                cfg->durability && !strcmp(cfg->durability, "full") ? STORE_FULL : STORE_NORMAL,
+            .retain_messages = cfg->retain_messages,
+            .retain_days = cfg->retain_days,
+        };
+        if (!(b->store = store_open(&sc, err, sizeof err))) {
+            log_error("history_open_failed", "path=%s reason=\"%s\"", cfg->history, err);
+            goto fail;
+        }
+        if (history_restore(b) < 0) {
+            log_error("history_open_failed", "path=%s reason=\"cannot read rooms\"", cfg->history);
+            goto fail;
+        }
+        log_info("history_open", "path=%s durability=%s", cfg->history,
+                 sc.durability == STORE_FULL ? "full" : "normal");
+    }
     if (!cfg->listen) return b; /* no socket: driven by broker_handle() (tests, fuzzing) */
     int one = 1, hwm = (int)cfg->hwm, linger = 0;
     if (!(b->zctx = zmq_ctx_new()) || !(b->router = zmq_socket(b->zctx, ZMQ_ROUTER))) goto fail;
@@ -75,13 +96,29 @@ static void gateway_destroy(struct broker *b, struct gateway *gw)
     free(gw);
 }
 
+/* Waits (bounded) for everything in flight through the store, delivering and
+ * acknowledging what commits. */
+static void drain_store(struct broker *b)
+{
+    uint64_t until = clock_mono_ms() + 10000;
+    while (b->pending && clock_mono_ms() < until) {
+        zmq_pollitem_t item = {NULL, store_fd(b->store), ZMQ_POLLIN, 0};
+        zmq_poll(&item, 1, 100);
+        history_completions(b);
+        if (b->store_failed) break; /* recovery would only fail again */
+    }
+    if (b->pending) log_warn("history_unflushed", "in_flight=%u", b->pending);
+}
+
 void broker_destroy(struct broker **bp)
 {
     struct broker *b = *bp;
     if (!b) return;
+    if (b->store) drain_store(b);
     struct gateway *gw, *tmp;
     HASH_ITER(hh, b->gateways, gw, tmp) gateway_destroy(b, gw);
     typing_clear(&b->typing);
+    if (b->store) store_destroy(&b->store);
     rooms_clear(&b->rooms);
     nicks_clear(&b->nicks);
     if (b->router) zmq_close(b->router);
@@ -158,15 +195,7 @@ static void dispatch(struct broker *b, struct gateway *gw, const Chat__Command *
     }
     struct session *s = session_by_conn(b, gw, c->conn);
     if (c->cmd_case == CHAT__COMMAND__CMD_SYNC) {
-        Chat__Synced sy = CHAT__SYNCED__INIT;
-        sy.tag = c->sync->tag;
-        Chat__Event ev = CHAT__EVENT__INIT;
-        ev.ev_case = CHAT__EVENT__EV_SYNCED;
-        ev.synced = &sy;
-        uint64_t conn = c->conn;
-        ev.conns = &conn;
-        ev.n_conns = 1;
-        send_event(b, gw, &ev);
+        if (!history_sync(b, gw, c->conn, c->sync->tag)) send_synced(b, gw, c->conn, c->sync->tag);
         return;
     }
     if (c->cmd_case == CHAT__COMMAND__CMD_DISCONNECT) {
@@ -344,15 +373,17 @@ done:
 
 int broker_run(struct broker *b, volatile sig_atomic_t *stop)
 {
-    zmq_pollitem_t item = {b->router, 0, ZMQ_POLLIN, 0};
+    zmq_pollitem_t items[2] = {{b->router, 0, ZMQ_POLLIN, 0},
+                               {NULL, b->store ? store_fd(b->store) : -1, ZMQ_POLLIN, 0}};
     while (!*stop) {
-        int rc = zmq_poll(&item, 1, next_timeout(b));
+        int rc = zmq_poll(items, b->store ? 2 : 1, next_timeout(b));
         if (rc < 0 && errno != EINTR) {
             log_error("poll_failed", "reason=\"%s\"", zmq_strerror(errno));
             return -1;
         }
         /* Bounded batch, so timers run even under a flood. */
         for (int i = 0; i < 4096 && recv_one(b); i++) continue;
+        if (b->store) history_completions(b);
         run_timers(b);
     }
     return 0;

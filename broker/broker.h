@@ -28,6 +28,11 @@ struct broker_config {
     long long online_interval_ms; /* how often the online count is pushed */
     long long hwm;                /* ZeroMQ send/receive high-water marks (messages) */
     long long who_max;            /* names in a global "who" */
+    const char *history;          /* SQLite file, or "none" */
+    const char *durability;       /* "full" or "normal" */
+    long long retain_messages;    /* per room, 0: all */
+    long long retain_days;        /* 0: forever */
+    long long replay_max;         /* messages replayed by one join since */
 };
 
 /* A connected gateway, known from its GatewayHello. */
@@ -58,7 +63,8 @@ struct session {
     struct member *rooms; /* rooms joined (rooms.h, hh_who) */
     unsigned nrooms;
     struct dedupe dedupe;
-    unsigned mark; /* visit mark for one fan-out (struct broker.mark) */
+    unsigned mark;    /* visit mark for one fan-out (struct broker.mark) */
+    unsigned pending; /* its messages and barriers in flight through the store */
     UT_hash_handle hh_conn, hh_token;
 };
 
@@ -71,6 +77,9 @@ struct broker {
     struct nicks nicks;
     struct rooms rooms;
     struct typing typing;
+    struct store *store;       /* NULL: history in memory only */
+    unsigned pending;          /* items in flight through the store */
+    int store_failed;          /* a commit failed: waiting for in-flight items to drain */
     uint64_t (*mono_ms)(void); /* the monotonic clock (tests inject their own) */
     unsigned online;           /* identified sessions with a live connection */
     unsigned mark;
@@ -125,7 +134,31 @@ void cmd_nick(struct broker *b, struct session *s, const Chat__Command *c);
 void cmd_who(struct broker *b, struct session *s, const Chat__Command *c);
 void cmd_history(struct broker *b, struct session *s, const Chat__Command *c);
 
-/* Builds a MsgEvent view of a stored message (no copies). */
-void stored_to_event(const struct room *r, const struct stored_msg *m, Chat__MsgEvent *out);
+void send_synced(struct broker *b, struct gateway *gw, uint64_t conn, uint32_t tag);
+
+/* history.c: committing and reading room messages. */
+struct msg_list {
+    Chat__MsgEvent *ev;
+    Chat__MsgEvent **ptrs; /* what protobuf-c wants: &ev[i] */
+    size_t n, cap;
+    int owned; /* strings were copied (from SQLite) and are freed by clear */
+};
+/* Accepts a room message from s: delivered and acked once committed.
+ * Returns -1 when history cannot take it (the caller answers unavailable). */
+int history_submit(struct broker *b, struct session *s, struct room *r, const char *text,
+                   const char *id);
+/* 1 when id is a retry (answered here: the original ack, once settled). */
+int history_retry(struct broker *b, struct session *s, const char *id);
+/* 1 when the Sync must wait for s's messages in flight (answered later). */
+int history_sync(struct broker *b, struct gateway *gw, uint64_t conn, uint32_t tag);
+void history_ack(struct broker *b, struct session *s, const char *id, const struct room *r,
+                 uint64_t seq, uint64_t ts);
+void history_completions(struct broker *b);
+/* Committed messages of r with from <= seq <= to, ascending. 0 or -1. */
+int history_read(struct broker *b, struct room *r, uint64_t from, uint64_t to,
+                 struct msg_list *out);
+void msg_list_clear(struct msg_list *l);
+/* Startup: each room's last seq from the database. */
+int history_restore(struct broker *b);
 
 #endif

@@ -3,30 +3,10 @@
 #include "clock.h"
 #include "log.h"
 
-static void send_ack(struct broker *b, struct session *s, const char *id, const struct room *r,
-                     uint64_t seq, uint64_t ts)
-{
-    Chat__Ack a = CHAT__ACK__INIT;
-    if (r) {
-        a.room = r->name;
-        a.has_seq = 1;
-        a.seq = seq;
-    }
-    a.has_ts = 1;
-    a.ts = ts;
-    Chat__Event ev = CHAT__EVENT__INIT;
-    ev.ev_case = CHAT__EVENT__EV_ACK;
-    ev.ack = &a;
-    send_to(b, s, &ev, id);
-}
-
 /* A remembered id is a retry: the original ack again, nothing delivered. */
 static int is_retry(struct broker *b, struct session *s, const char *id)
 {
-    const struct dedupe_entry *e = id ? dedupe_find(&s->dedupe, id) : NULL;
-    if (!e) return 0;
-    send_ack(b, s, id, e->room, e->seq, e->ts);
-    return 1;
+    return history_retry(b, s, id);
 }
 
 /* Stops s typing to target, telling the others. */
@@ -46,26 +26,10 @@ void cmd_msg(struct broker *b, struct session *s, const Chat__Command *c)
                    "join the room before sending to it");
         return;
     }
-    uint64_t ts = clock_wall_ms();
-    if (ring_push(&r->ring, r->seq + 1, ts, s->nick, c->msg->text) < 0) {
-        log_error("ring_oom", "room=%s", r->name);
-        send_error(b, s->key.gw, s->key.conn, c->id, "internal", "out of memory");
-        return;
-    }
-    uint64_t seq = rooms_next_seq(r);
     stop_typing(b, s, r, 0);
-    Chat__MsgEvent m = CHAT__MSG_EVENT__INIT;
-    m.room = r->name;
-    m.seq = seq;
-    m.from = s->nick;
-    m.text = c->msg->text;
-    m.ts = ts;
-    Chat__Event ev = CHAT__EVENT__INIT;
-    ev.ev_case = CHAT__EVENT__EV_MSG;
-    ev.msg = &m;
-    send_to_room(b, r, &ev, s);
-    send_ack(b, s, c->id, r, seq, ts);
-    if (c->id) dedupe_add(&s->dedupe, c->id, r, seq, ts);
+    if (history_submit(b, s, r, c->msg->text, c->id) < 0)
+        send_error(b, s->key.gw, s->key.conn, c->id, "unavailable",
+                   "history is unavailable; the message was not accepted");
 }
 
 /* The live session holding nick, or NULL. */
@@ -96,7 +60,7 @@ void cmd_dm(struct broker *b, struct session *s, const Chat__Command *c)
     ev.ev_case = CHAT__EVENT__EV_DM;
     ev.dm = &d;
     send_to(b, to, &ev, NULL);
-    send_ack(b, s, c->id, NULL, 0, ts);
+    history_ack(b, s, c->id, NULL, 0, ts);
     if (c->id) dedupe_add(&s->dedupe, c->id, NULL, 0, ts);
 }
 

@@ -53,30 +53,23 @@ void cmd_history(struct broker *b, struct session *s, const Chat__Command *c)
                    "join the room to read its history");
         return;
     }
-    uint64_t from = 0, to = 0;
-    size_t n = ring_before(&r->ring, h->has_before ? h->before : 0, h->limit, &from, &to);
-    if (h->has_before && h->before == 0) n = 0;
-    Chat__MsgEvent *msgs = malloc((n ? n : 1) * sizeof *msgs);
-    Chat__MsgEvent **ptrs = malloc((n ? n : 1) * sizeof *ptrs);
-    if (!msgs || !ptrs) {
-        free(msgs);
-        free(ptrs);
-        log_error("history_oom", "room=%s", r->name);
-        send_error(b, s->key.gw, s->key.conn, c->id, "internal", "out of memory");
-        return;
-    }
-    for (size_t i = 0; i < n; i++) {
-        stored_to_event(r, ring_get(&r->ring, from + i), &msgs[i]);
-        ptrs[i] = &msgs[i];
+    struct msg_list msgs = {0};
+    if (!(h->has_before && h->before <= 1)) {
+        uint64_t to = h->has_before && h->before - 1 < r->committed ? h->before - 1 : r->committed;
+        uint64_t from = to >= h->limit ? to - h->limit + 1 : 1;
+        if (history_read(b, r, from, to, &msgs) < 0) {
+            send_error(b, s->key.gw, s->key.conn, c->id, "internal",
+                       "could not read the room's messages");
+            return;
+        }
     }
     Chat__HistoryEvent he = CHAT__HISTORY_EVENT__INIT;
     he.room = r->name;
-    he.messages = ptrs;
-    he.n_messages = n;
+    he.messages = msgs.ptrs;
+    he.n_messages = msgs.n;
     Chat__Event ev = CHAT__EVENT__INIT;
     ev.ev_case = CHAT__EVENT__EV_HISTORY;
     ev.history = &he;
     send_to(b, s, &ev, c->id);
-    free(msgs);
-    free(ptrs);
+    msg_list_clear(&msgs);
 }

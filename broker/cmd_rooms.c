@@ -5,35 +5,25 @@
 #include "log.h"
 
 /* Sends `joined` to s, with the replay of messages with seq > since when
- * has_since. The replay comes from the room's ring. */
+ * has_since (at most --replay-max, the newest). */
 static void send_joined(struct broker *b, struct session *s, struct room *r, int has_since,
                         uint64_t since, const char *id)
 {
     Chat__Joined j = CHAT__JOINED__INIT;
     j.room = r->name;
-    j.seq = r->seq;
+    j.seq = r->committed;
+    struct msg_list replay = {0};
     char **members = malloc((r->count ? r->count : 1) * sizeof *members);
-    Chat__MsgEvent *replay = NULL;
-    Chat__MsgEvent **replay_ptrs = NULL;
     if (!members) goto oom;
     for (struct member *m = r->members; m; m = m->hh_room.next)
         members[j.n_members++] = ((struct session *)m->who)->nick;
     j.members = members;
-    if (has_since && since < r->seq) {
-        uint64_t first = ring_first_seq(&r->ring), last = ring_last_seq(&r->ring);
-        uint64_t from = since + 1 > first ? since + 1 : first;
-        if (r->ring.size && from <= last) {
-            size_t n = (size_t)(last - from + 1);
-            replay = malloc(n * sizeof *replay);
-            replay_ptrs = malloc(n * sizeof *replay_ptrs);
-            if (!replay || !replay_ptrs) goto oom;
-            for (size_t i = 0; i < n; i++) {
-                stored_to_event(r, ring_get(&r->ring, from + i), &replay[i]);
-                replay_ptrs[i] = &replay[i];
-            }
-            j.replay = replay_ptrs;
-            j.n_replay = n;
-        }
+    if (has_since && since < r->committed) {
+        uint64_t from = since + 1, max = (uint64_t)b->cfg.replay_max;
+        if (r->committed - since > max) from = r->committed - max + 1;
+        if (history_read(b, r, from, r->committed, &replay) < 0) goto oom;
+        j.replay = replay.ptrs;
+        j.n_replay = replay.n;
     }
     Chat__Event ev = CHAT__EVENT__INIT;
     ev.ev_case = CHAT__EVENT__EV_JOINED;
@@ -41,12 +31,11 @@ static void send_joined(struct broker *b, struct session *s, struct room *r, int
     send_to(b, s, &ev, id);
     goto done;
 oom:
-    log_error("joined_oom", "room=%s", r->name);
-    send_error(b, s->key.gw, s->key.conn, id, "internal", "out of memory");
+    log_error("joined_failed", "room=%s", r->name);
+    send_error(b, s->key.gw, s->key.conn, id, "internal", "could not read the room's messages");
 done:
     free(members);
-    free(replay);
-    free(replay_ptrs);
+    msg_list_clear(&replay);
 }
 
 void cmd_join(struct broker *b, struct session *s, const Chat__Command *c)

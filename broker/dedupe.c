@@ -20,16 +20,33 @@ void dedupe_clear(struct dedupe *d)
     dedupe_init(d, d->cap);
 }
 
-const struct dedupe_entry *dedupe_find(const struct dedupe *d, const char *id)
+static struct dedupe_entry *find_any(const struct dedupe *d, const char *id)
 {
     struct dedupe_entry *e;
     HASH_FIND_STR(d->by_id, id, e);
     return e;
 }
 
+struct dedupe_entry *dedupe_find(const struct dedupe *d, const char *id)
+{
+    struct dedupe_entry *e = find_any(d, id);
+    return e && !e->dead ? e : NULL;
+}
+
+void dedupe_forget(struct dedupe *d, const char *id)
+{
+    struct dedupe_entry *e = find_any(d, id);
+    if (e) e->dead = 1;
+}
+
 int dedupe_add(struct dedupe *d, const char *id, const void *room, uint64_t seq, uint64_t ts)
 {
-    if (d->cap == 0 || dedupe_find(d, id)) return 0;
+    if (d->cap == 0) return 0;
+    struct dedupe_entry *old = find_any(d, id);
+    if (old) {
+        if (old->dead) *old = (struct dedupe_entry){room, seq, ts, 0, 0, old->hh};
+        return 0;
+    }
     if (!d->fifo && !(d->fifo = calloc(d->cap, sizeof *d->fifo))) return -1;
     size_t len = strlen(id);
     struct dedupe_entry *e = malloc(sizeof *e + len + 1);
@@ -37,11 +54,12 @@ int dedupe_add(struct dedupe *d, const char *id, const void *room, uint64_t seq,
     e->room = room;
     e->seq = seq;
     e->ts = ts;
+    e->pending = e->dead = 0;
     memcpy(e->id, id, len + 1);
     if (d->size == d->cap) { /* forget the oldest */
-        struct dedupe_entry *old = d->fifo[d->head];
-        HASH_DELETE(hh, d->by_id, old);
-        free(old);
+        struct dedupe_entry *oldest = d->fifo[d->head];
+        HASH_DELETE(hh, d->by_id, oldest);
+        free(oldest);
         d->head = (d->head + 1) % d->cap;
         d->size--;
     }

@@ -13,6 +13,8 @@
 struct dedupe_entry {
     const void *room; /* the room of a msg, NULL for a dm */
     uint64_t seq, ts;
+    int pending; /* the message is not committed yet */
+    int dead;    /* forgotten (its message failed); revived if the id comes again */
     UT_hash_handle hh;
     char id[];
 };
@@ -27,7 +29,10 @@ void dedupe_init(struct dedupe *d, size_t cap);
 void dedupe_clear(struct dedupe *d);
 
 /* The remembered ack for id, or NULL. */
-const struct dedupe_entry *dedupe_find(const struct dedupe *d, const char *id);
+struct dedupe_entry *dedupe_find(const struct dedupe *d, const char *id);
+
+/* Forgets id (its message failed); its slot in the order stays until reused. */
+void dedupe_forget(struct dedupe *d, const char *id);
 
 /* Remembers id; returns 0, or -1 on OOM (then the id is simply not
  * remembered). */

@@ -27,6 +27,11 @@ int main(int argc, char **argv)
         .online_interval_ms = 1000,
         .hwm = 100000,
         .who_max = 1000,
+        .history = "none",
+        .durability = "full",
+        .retain_messages = 0,
+        .retain_days = 0,
+        .replay_max = 10000,
     };
     const char *log_level = "info";
     const struct opt opts[] = {
@@ -44,6 +49,16 @@ int main(int argc, char **argv)
         {"hwm", OPT_INT, &cfg.hwm, 0, 100000000,
          "ZeroMQ high-water mark, messages queued per gateway (0: none)"},
         {"who-max", OPT_INT, &cfg.who_max, 1, 1000000, "names listed by a global who"},
+        {"history", OPT_STR, &cfg.history, 0, 0,
+         "SQLite file for durable history, or none (memory only: lost on restart)"},
+        {"durability", OPT_STR, &cfg.durability, 0, 0,
+         "full (ack after fsync) or normal (survives a process crash, not a power loss)"},
+        {"retain-messages", OPT_INT, &cfg.retain_messages, 0, 1LL << 40,
+         "messages kept per room in SQLite (0: all)"},
+        {"retain-days", OPT_INT, &cfg.retain_days, 0, 100000,
+         "days messages are kept in SQLite (0: forever)"},
+        {"replay-max", OPT_INT, &cfg.replay_max, 1, 10000000,
+         "messages replayed by one join with since (the newest)"},
         {"log-level", OPT_STR, &log_level, 0, 0, "debug, info, warn or error"},
         {0},
     };
@@ -54,12 +69,18 @@ int main(int argc, char **argv)
         fprintf(stderr, "chat-broker: --log-level must be debug, info, warn or error\n");
         return 2;
     }
+    if (strcmp(cfg.durability, "full") && strcmp(cfg.durability, "normal")) {
+        fprintf(stderr, "chat-broker: --durability must be full or normal\n");
+        return 2;
+    }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGXFSZ,
+           SIG_IGN); /* a file-size limit fails the write (history: unavailable), not the process */
 
     struct broker *b = broker_new(&cfg);
     if (!b) return 1;

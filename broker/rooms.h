@@ -32,7 +32,8 @@ struct room_gw {
 
 struct room {
     char *name;
-    uint64_t seq; /* last assigned; 0 before the first message */
+    uint64_t seq;       /* last assigned; 0 before the first message */
+    uint64_t committed; /* last delivered (committed when history is on) */
     struct member *members;
     uint32_t count;
     struct room_gw *gws; /* gateways with members (members > 0) */

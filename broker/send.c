@@ -159,12 +159,14 @@ void send_typing(struct broker *b, struct typing_entry *e, int active)
     }
 }
 
-void stored_to_event(const struct room *r, const struct stored_msg *m, Chat__MsgEvent *out)
+void send_synced(struct broker *b, struct gateway *gw, uint64_t conn, uint32_t tag)
 {
-    chat__msg_event__init(out);
-    out->room = r->name;
-    out->seq = m->seq;
-    out->from = m->from;
-    out->text = m->text;
-    out->ts = m->ts;
+    Chat__Synced sy = CHAT__SYNCED__INIT;
+    sy.tag = tag;
+    Chat__Event ev = CHAT__EVENT__INIT;
+    ev.ev_case = CHAT__EVENT__EV_SYNCED;
+    ev.synced = &sy;
+    ev.conns = &conn;
+    ev.n_conns = 1;
+    send_event(b, gw, &ev);
 }
