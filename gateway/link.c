@@ -53,8 +53,12 @@ static int send_up(struct link *l, const Chat__Upstream *up)
     chat__upstream__pack(up, buf);
     int rc = zmq_send(l->sock, buf, len, ZMQ_DONTWAIT);
     if (buf != stack) free(buf);
-    if (rc < 0 && errno == EAGAIN)
-        log_warn("link_send_refused", "reason=\"no broker connection or high-water mark\"");
+        if (rc < 0 && errno == EAGAIN) {
+        if (l->broker_instance) /* before the first answer, refusals are expected */
+            log_warn("link_send_refused", "reason=\"no broker connection or high-water mark\"");
+        else
+            log_debug("link_send_refused", "reason=\"no broker connection yet\"");
+    }
     return rc < 0 ? -1 : 0;
 }
 
