@@ -43,6 +43,9 @@
 
 #include <sqlite3.h>
 
+#include "log.h"
+
+
 #define STORE_SCHEMA 1
 
 struct item {
@@ -425,7 +428,7 @@ static int commit_batch(struct store *s, struct item *batch)
     }
     if (exec(s->wdb, "COMMIT") == SQLITE_OK) return 1;
 fail:
-    fprintf(stderr, "store: commit failed: %s\n", sqlite3_errmsg(s->wdb));
+        log_error("history_commit_failed", "reason=\"%s\"", sqlite3_errmsg(s->wdb));
     if (!sqlite3_get_autocommit(s->wdb)) exec(s->wdb, "ROLLBACK");
     return 0;
 }
