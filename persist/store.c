@@ -25,6 +25,12 @@
  * whose transaction fails is reported failed; the broker answers its sender
  * `unavailable` and never delivers it.
  *
+ * Checkpoints. SQLite's automatic checkpoint would run inside a COMMIT on the
+ * writer thread and hold every ack behind it; it is turned off, and a
+ * checkpointer thread with its own connection copies the WAL back into the
+ * database (PASSIVE: never blocking the writer) whenever the WAL has grown by
+ * CHECKPOINT_PAGES since the last one.
+ *
  * One broker per database: PATH.lock is held with flock() while open.
  * Everything goes through prepared statements. */
 #include "store.h"
@@ -45,8 +51,8 @@
 
 #include "log.h"
 
-
 #define STORE_SCHEMA 1
+#define CHECKPOINT_PAGES 1000 /* frames; SQLite's own default threshold */
 
 struct item {
     struct item *next;
@@ -62,7 +68,10 @@ struct store {
     sqlite3 *wdb, *rdb; /* writer (its thread), reader (the broker's thread) */
     sqlite3_stmt *ins_msg, *upd_room, *read_range;
     int lock_fd, event_fd;
-    pthread_t thread;
+    pthread_t thread, ckpt_thread;
+    sqlite3 *cdb; /* the checkpointer's connection */
+    pthread_cond_t ckpt_cond;
+    int ckpt_wanted, ckpt_started;
     pthread_mutex_t mu;
     pthread_cond_t cond;
     struct item *in_head, *in_tail;     /* queued for the writer */
@@ -152,6 +161,20 @@ static sqlite3 *open_db(const char *path, int flags, char *err, size_t n)
 }
 
 static void *writer_main(void *arg);
+static void *checkpointer_main(void *arg);
+
+static int on_wal(void *arg, sqlite3 *db, const char *name, int pages)
+{
+    struct store *s = arg;
+    (void)db;
+    (void)name;
+    if (pages < CHECKPOINT_PAGES) return SQLITE_OK;
+    pthread_mutex_lock(&s->mu);
+    s->ckpt_wanted = 1;
+    pthread_cond_signal(&s->ckpt_cond);
+    pthread_mutex_unlock(&s->mu);
+    return SQLITE_OK;
+}
 
 struct store *store_open(const struct store_config *cfg, char *err, size_t errlen)
 {
@@ -165,6 +188,7 @@ struct store *store_open(const struct store_config *cfg, char *err, size_t errle
     s->lock_fd = s->event_fd = -1;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cond, NULL);
+    pthread_cond_init(&s->ckpt_cond, NULL);
 
     char lock[4096];
     snprintf(lock, sizeof lock, "%s.lock", cfg->path);
@@ -208,7 +232,11 @@ struct store *store_open(const struct store_config *cfg, char *err, size_t errle
         set_err(err, errlen, "cannot prepare statements: %s", sqlite3_errmsg(s->wdb));
         goto fail;
     }
+    sqlite3_wal_hook(s->wdb, on_wal, s); /* replaces the automatic checkpoint */
     if (!(s->rdb = open_db(cfg->path, SQLITE_OPEN_READONLY, err, errlen))) goto fail;
+    if (!(s->cdb = open_db(cfg->path, SQLITE_OPEN_READWRITE, err, errlen))) goto fail;
+    exec(s->cdb,
+         cfg->durability == STORE_FULL ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
     if (sqlite3_prepare_v2(s->rdb,
                            "SELECT seq, ts, nick, text FROM messages"
                            " WHERE room = ?1 AND seq BETWEEN ?2 AND ?3 ORDER BY seq LIMIT ?4",
@@ -221,12 +249,25 @@ struct store *store_open(const struct store_config *cfg, char *err, size_t errle
         set_err(err, errlen, "eventfd: %s", strerror(errno));
         goto fail;
     }
+    if (pthread_create(&s->ckpt_thread, NULL, checkpointer_main, s) != 0) {
+        set_err(err, errlen, "cannot start the checkpointer thread");
+        goto fail;
+    }
+    s->ckpt_started = 1;
     if (pthread_create(&s->thread, NULL, writer_main, s) != 0) {
         set_err(err, errlen, "cannot start the writer thread");
         goto fail;
     }
     return s;
 fail:
+    if (s->ckpt_started) {
+        pthread_mutex_lock(&s->mu);
+        s->stopping = 1;
+        pthread_cond_signal(&s->ckpt_cond);
+        pthread_mutex_unlock(&s->mu);
+        pthread_join(s->ckpt_thread, NULL);
+    }
+    sqlite3_close(s->cdb);
     sqlite3_finalize(s->ins_msg);
     sqlite3_finalize(s->upd_room);
     sqlite3_finalize(s->read_range);
@@ -258,6 +299,9 @@ void store_destroy(struct store **sp)
     pthread_cond_signal(&s->cond);
     pthread_mutex_unlock(&s->mu);
     pthread_join(s->thread, NULL);
+    pthread_cond_signal(&s->ckpt_cond);
+    pthread_join(s->ckpt_thread, NULL);
+    sqlite3_close(s->cdb);
     free_items(s->in_head);
     free_items(s->done_head);
     sqlite3_finalize(s->ins_msg);
@@ -270,6 +314,7 @@ void store_destroy(struct store **sp)
     close(s->lock_fd); /* releases the flock */
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cond);
+    pthread_cond_destroy(&s->ckpt_cond);
     free(s);
     *sp = NULL;
 }
@@ -428,7 +473,7 @@ static int commit_batch(struct store *s, struct item *batch)
     }
     if (exec(s->wdb, "COMMIT") == SQLITE_OK) return 1;
 fail:
-        log_error("history_commit_failed", "reason=\"%s\"", sqlite3_errmsg(s->wdb));
+    log_error("history_commit_failed", "reason=\"%s\"", sqlite3_errmsg(s->wdb));
     if (!sqlite3_get_autocommit(s->wdb)) exec(s->wdb, "ROLLBACK");
     return 0;
 }
@@ -524,6 +569,23 @@ static void *writer_main(void *arg)
         uint64_t one = 1;
         ssize_t w = write(s->event_fd, &one, sizeof one); /* cannot fail: far from the max */
         (void)w;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+/* The checkpointer: copies the WAL into the database beside the writer. */
+static void *checkpointer_main(void *arg)
+{
+    struct store *s = arg;
+    pthread_mutex_lock(&s->mu);
+    while (!s->stopping) {
+        while (!s->ckpt_wanted && !s->stopping) pthread_cond_wait(&s->ckpt_cond, &s->mu);
+        if (s->stopping) break;
+        s->ckpt_wanted = 0;
+        pthread_mutex_unlock(&s->mu);
+        sqlite3_wal_checkpoint_v2(s->cdb, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        pthread_mutex_lock(&s->mu);
     }
     pthread_mutex_unlock(&s->mu);
     return NULL;
