@@ -186,25 +186,79 @@ static void gateway_hello(struct broker *b, const void *rid, size_t len,
     send_heartbeat(b, gw, NULL, fresh);
 }
 
-static void dispatch(struct broker *b, struct gateway *gw, const Chat__Command *c)
+/* Ordering with history on. A room message is answered only once committed;
+ * a command arriving after it from the same session (a history, a who, a
+ * ping's Sync...) must see it and be answered after it, as the client sent
+ * them. So while a session has messages in flight, its other commands wait
+ * in its queue, and every command waits once something is queued; the queue
+ * runs as completions come back. Messages behind messages need no wait: the
+ * store keeps their order. */
+#define QUEUE_MAX 4096 /* commands one session may have waiting */
+
+struct queued {
+    struct queued *next;
+    Chat__Command__CmdCase kind;
+    size_t len;
+    uint8_t data[];
+};
+
+static int must_wait(const struct session *s, const Chat__Command *c)
 {
-    b->commands++;
-    if (c->cmd_case == CHAT__COMMAND__CMD_HELLO) {
+    return s->queue || (s->pending && c->cmd_case != CHAT__COMMAND__CMD_MSG);
+}
+
+static void enqueue(struct broker *b, struct session *s, const Chat__Command *c)
+{
+    size_t len = chat__command__get_packed_size(c);
+    struct queued *q = s->queued < QUEUE_MAX ? malloc(sizeof *q + len) : NULL;
+    if (!q) {
+        send_error(b, s->key.gw, s->key.conn, c->id, "unavailable",
+                   "too many commands waiting for history; slow down");
+        return;
+    }
+    q->next = NULL;
+    q->kind = c->cmd_case;
+    q->len = chat__command__pack(c, q->data);
+    if (s->queue_tail)
+        s->queue_tail->next = q;
+    else
+        s->queue = q;
+    s->queue_tail = q;
+    s->queued++;
+}
+
+void session_drop_queue(struct session *s)
+{
+    while (s->queue) {
+        struct queued *q = s->queue;
+        s->queue = q->next;
+        free(q);
+    }
+    s->queue_tail = NULL;
+    s->queued = 0;
+}
+
+/* Handles one command. Returns 0 when it ended the session s. */
+static int run_command(struct broker *b, struct gateway *gw, struct session *s,
+                       const Chat__Command *c)
+{
+    switch (c->cmd_case) {
+    case CHAT__COMMAND__CMD_HELLO:
         cmd_hello(b, gw, c);
-        return;
-    }
-    struct session *s = session_by_conn(b, gw, c->conn);
-    if (c->cmd_case == CHAT__COMMAND__CMD_SYNC) {
-        if (!history_sync(b, gw, c->conn, c->sync->tag)) send_synced(b, gw, c->conn, c->sync->tag);
-        return;
-    }
-    if (c->cmd_case == CHAT__COMMAND__CMD_DISCONNECT) {
-        if (s) session_end(b, s);
-        return;
+        return 1;
+    case CHAT__COMMAND__CMD_SYNC:
+        send_synced(b, gw, c->conn, c->sync->tag);
+        return 1;
+    case CHAT__COMMAND__CMD_DISCONNECT:
+        if (!s) return 1;
+        session_end(b, s);
+        return 0;
+    default:
+        break;
     }
     if (!s) {
         send_error(b, gw, c->conn, c->id, "not_identified", "send hello first");
-        return;
+        return 1;
     }
     switch (c->cmd_case) {
     case CHAT__COMMAND__CMD_JOIN:
@@ -235,6 +289,33 @@ static void dispatch(struct broker *b, struct gateway *gw, const Chat__Command *
         send_error(b, gw, c->conn, c->id, "bad_request", "unknown command");
         break;
     }
+    return 1;
+}
+
+void broker_run_queue(struct broker *b, struct session *s)
+{
+    while (s->queue && (!s->pending || s->queue->kind == CHAT__COMMAND__CMD_MSG)) {
+        struct queued *q = s->queue;
+        s->queue = q->next;
+        if (!s->queue) s->queue_tail = NULL;
+        s->queued--;
+        Chat__Command *c = chat__command__unpack(NULL, q->len, q->data);
+        free(q);
+        if (!c) continue;
+        int alive = run_command(b, s->key.gw, s, c);
+        chat__command__free_unpacked(c, NULL);
+        if (!alive) return;
+    }
+}
+
+static void dispatch(struct broker *b, struct gateway *gw, const Chat__Command *c)
+{
+    b->commands++;
+    struct session *s = session_by_conn(b, gw, c->conn);
+    if (s && must_wait(s, c))
+        enqueue(b, s, c);
+    else
+        run_command(b, gw, s, c);
 }
 
 /* A command is well-formed when its oneof body and required strings are

@@ -65,6 +65,10 @@ struct session {
     struct dedupe dedupe;
     unsigned mark;    /* visit mark for one fan-out (struct broker.mark) */
     unsigned pending; /* its messages and barriers in flight through the store */
+    /* Commands that arrived while its messages were in flight and must be
+     * handled after them, in order (see broker.c). */
+    struct queued *queue, *queue_tail;
+    unsigned queued;
     UT_hash_handle hh_conn, hh_token;
 };
 
@@ -149,8 +153,9 @@ int history_submit(struct broker *b, struct session *s, struct room *r, const ch
                    const char *id);
 /* 1 when id is a retry (answered here: the original ack, once settled). */
 int history_retry(struct broker *b, struct session *s, const char *id);
-/* 1 when the Sync must wait for s's messages in flight (answered later). */
-int history_sync(struct broker *b, struct gateway *gw, uint64_t conn, uint32_t tag);
+/* broker.c: runs s's waiting commands that may run now (s may end). */
+void broker_run_queue(struct broker *b, struct session *s);
+void session_drop_queue(struct session *s);
 void history_ack(struct broker *b, struct session *s, const char *id, const struct room *r,
                  uint64_t seq, uint64_t ts);
 void history_completions(struct broker *b);

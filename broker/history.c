@@ -20,16 +20,13 @@
 #include "log.h"
 #include "store.h"
 
-enum pending_kind { PENDING_MSG, PENDING_RETRY, PENDING_SYNC };
+enum pending_kind { PENDING_MSG, PENDING_RETRY };
 
 /* One message (or barrier) in flight through the store. */
 struct pending {
     enum pending_kind kind;
     struct room *room;
     uint64_t seq, ts;
-    uint32_t tag;  /* PENDING_SYNC */
-    uint64_t conn; /* PENDING_SYNC: the connection (gateway in gw) */
-    struct gateway *gw;
     char token[33];         /* the sender's session */
     char *id, *nick, *text; /* in the same allocation */
 };
@@ -156,21 +153,6 @@ int history_retry(struct broker *b, struct session *s, const char *id)
     return 1;
 }
 
-int history_sync(struct broker *b, struct gateway *gw, uint64_t conn, uint32_t tag)
-{
-    struct session *s = session_by_conn(b, gw, conn);
-    if (!b->store || !s || !s->pending) return 0;
-    struct pending *p = pending_new(PENDING_SYNC, s, NULL, NULL, NULL);
-    if (!p || store_barrier(b->store, p) < 0) {
-        free(p);
-        return 0; /* answer at once */
-    }
-    p->tag = tag;
-    s->pending++;
-    b->pending++;
-    return 1;
-}
-
 static void completed(void *arg, void *cookie, int ok)
 {
     struct broker *b = arg;
@@ -201,9 +183,6 @@ static void completed(void *arg, void *cookie, int ok)
                        "the message could not be stored; it was not delivered");
         break;
     }
-    case PENDING_SYNC:
-        if (s) send_synced(b, s->key.gw, s->key.conn, p->tag);
-        break;
     }
     if (!ok && !b->store_failed) {
         b->store_failed = 1;
@@ -211,6 +190,7 @@ static void completed(void *arg, void *cookie, int ok)
                   (unsigned long long)p->seq);
     }
     free(p);
+    if (s) broker_run_queue(b, s);
 }
 
 void history_completions(struct broker *b)

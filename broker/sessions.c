@@ -77,6 +77,7 @@ void session_end(struct broker *b, struct session *s)
     s->key.gw->sessions--;
     b->online--;
     dedupe_clear(&s->dedupe);
+    session_drop_queue(s);
     free(s->nick);
     free(s);
 }

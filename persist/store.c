@@ -203,8 +203,21 @@ struct store *store_open(const struct store_config *cfg, char *err, size_t errle
     }
     if (!(s->wdb = open_db(cfg->path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, err, errlen)))
         goto fail;
-    /* journal_mode is also the first read of the file: a file that is not a
-     * database fails here. */
+    /* A file from a newer broker is refused before anything writes to it (the
+     * journal mode is stored in the file). A file that is not a database
+     * fails on this first read. */
+    int version = 0;
+    if (user_version(s->wdb, &version) < 0) {
+        set_err(err, errlen, "cannot use %s as a database: %s", cfg->path, sqlite3_errmsg(s->wdb));
+        goto fail;
+    }
+    if (version > STORE_SCHEMA) {
+        set_err(err, errlen,
+                "the database has schema version %d, newer than this broker's %d; "
+                "run a newer broker or restore a backup",
+                version, STORE_SCHEMA);
+        goto fail;
+    }
     sqlite3_stmt *st = NULL;
     int wal = sqlite3_prepare_v2(s->wdb, "PRAGMA journal_mode=WAL", -1, &st, NULL) == SQLITE_OK &&
               sqlite3_step(st) == SQLITE_ROW &&

@@ -765,3 +765,134 @@ def pytest_runtest_makereport(item, call):
                 clusters.append(v)
         for c in clusters:
             rep.sections.append(("server logs (tail)", c.logs()))
+
+
+# --------------------------------------------------------------------------- durable history
+# Additions for test_history_*.py: a cluster per test whose broker keeps its
+# history in a real SQLite file and can be restarted (SIGTERM or SIGKILL) on
+# the same endpoint while the gateways keep running.
+
+import sqlite3  # noqa: E402  (kept with the history helpers)
+
+
+def db_connect(path):
+    """A read-only connection to a history database (never creates it)."""
+    return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+
+
+def db_rows(path, room=None):
+    """[(room, seq, nick, text, ts, client_id)] of the messages table, by room and seq."""
+    con = db_connect(path)
+    try:
+        sql = "SELECT room, seq, nick, text, ts, client_id FROM messages"
+        args = ()
+        if room is not None:
+            sql += " WHERE room = ?"
+            args = (room,)
+        return con.execute(sql + " ORDER BY room, seq", args).fetchall()
+    finally:
+        con.close()
+
+
+def db_last_seq(path, room):
+    con = db_connect(path)
+    try:
+        row = con.execute("SELECT last_seq FROM rooms WHERE name = ?", (room,)).fetchone()
+        return row[0] if row else None
+    finally:
+        con.close()
+
+
+def db_integrity(path):
+    """The result of PRAGMA integrity_check ("ok" when sound)."""
+    con = sqlite3.connect(path, timeout=5)
+    try:
+        return "\n".join(r[0] for r in con.execute("PRAGMA integrity_check").fetchall())
+    finally:
+        con.close()
+
+
+class HistoryCluster(Cluster):
+    """A Cluster started by the test itself (start()), whose broker can be
+    stopped and started again on the same endpoint (restart_broker())."""
+
+    def __init__(self, logdir, db_path):
+        super().__init__(logdir)
+        self.db_path = db_path
+        self.runs = 0
+        self.started = False
+        self.stopped = False
+
+    def procs(self):
+        ps = [self.broker] + [self.gateways.get(n) for n in self.gw_names]
+        return [p for p in ps if p is not None]
+
+    def start(self, history=None, broker_args=()):
+        """Broker with --history (the test's db file unless given, "none" for
+        none) and the extra broker_args, and gateways A and B."""
+        assert not self.started, "HistoryCluster.start() called twice"
+        self.started = True
+        self.broker_args = ["--history", history or self.db_path] + list(broker_args)
+        super().start()
+        return self
+
+    def stop_broker(self, how="term"):
+        """SIGTERM (must exit 0 in time) or SIGKILL the broker."""
+        if how == "kill":
+            self.broker.kill()
+            assert self.broker.p.returncode == -signal.SIGKILL, \
+                f"broker ended with {describe_rc(self.broker.p.returncode)} on SIGKILL"
+            return
+        problem = self.broker.stop()
+        assert problem is None, problem + "\n" + self.logs()
+
+    def start_broker(self, extra_args=()):
+        """A new broker process with the same argv (same endpoint, same db),
+        plus extra_args (a flag given again overrides the earlier one)."""
+        self.runs += 1
+        argv = list(self.broker.argv) + list(extra_args)
+        self.broker = Proc("broker", argv,
+                           os.path.join(self.logdir, f"broker.{self.generation}.run{self.runs}.log"))
+        time.sleep(0.05)
+        if not self.broker.alive():
+            pytest.fail(f"restarted broker died at once ({describe_rc(self.broker.p.returncode)})\n"
+                        + self.logs(), pytrace=False)
+
+    def restart_broker(self, how="term", extra_args=()):
+        self.stop_broker(how)
+        self.start_broker(extra_args)
+
+    def stop(self):
+        """Gateways, then the broker; once. Returns the list of problems."""
+        if not self.started or self.stopped:
+            return []
+        self.stopped = True
+        problems = []
+        for p in [self.gateways.get(n) for n in self.gw_names] + [self.broker]:
+            if p is None:
+                continue
+            if p._log.closed and not p.alive():
+                continue  # stopped (or killed) by the test on purpose
+            r = p.stop()
+            if r:
+                problems.append(r)
+        return problems
+
+
+@pytest.fixture
+def hchat(request, tmp_path):
+    """A Chat on a HistoryCluster of this test only, not yet started: the test
+    calls hchat.cluster.start(...). Its database is tmp_path/"chat.db" unless
+    the test sets hchat.cluster.db_path before starting. At the end every
+    process is stopped and the broker must exit 0 on SIGTERM."""
+    logdir = tmp_path / "logs"
+    logdir.mkdir()
+    c = HistoryCluster(str(logdir), str(tmp_path / "chat.db"))
+    try:
+        yield Chat(c)
+    finally:
+        problems = c.stop()
+        c.kill()
+        if problems:
+            pytest.fail("unclean shutdown: " + "; ".join(problems) + "\n" + c.logs(),
+                        pytrace=False)
