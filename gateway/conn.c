@@ -87,7 +87,7 @@ void conn_synced(struct gw *g, struct conn *c, uint32_t tag)
 
 static int ask_sync(struct gw *g, struct conn *c)
 {
-    if (c->sync_asked == c->sent && c->held) return 0; /* already asked for this tag */
+    if (c->sync_asked == c->sent && c->held != c->held_tail) return 0; /* already asked */
     Chat__Sync sy = CHAT__SYNC__INIT;
     sy.tag = c->sent;
     Chat__Command cmd = CHAT__COMMAND__INIT;
@@ -107,13 +107,12 @@ void conn_reply_local(struct gw *g, struct conn *c, struct frame *f)
         return;
     }
     struct held *h = malloc(sizeof *h);
-    if (!h || ask_sync(g, c) < 0) { /* no broker to order against: answer now */
-        free(h);
-        release_held(g, c, 1);
-        c->synced = c->sent;
+    if (!h) {
+        conn_flush_held(g, c);
         conn_send(g, c, f, 1);
         return;
     }
+    /* Queued before asking: the answer may come back while the Sync is sent. */
     frame_ref(f);
     *h = (struct held){f, c->sent, NULL};
     if (c->held_tail)
@@ -121,6 +120,7 @@ void conn_reply_local(struct gw *g, struct conn *c, struct frame *f)
     else
         c->held = h;
     c->held_tail = h;
+    if (ask_sync(g, c) < 0) conn_flush_held(g, c); /* no broker to order against */
 }
 
 void conn_flush_held(struct gw *g, struct conn *c)

@@ -53,7 +53,7 @@ static int send_up(struct link *l, const Chat__Upstream *up)
     chat__upstream__pack(up, buf);
     int rc = zmq_send(l->sock, buf, len, ZMQ_DONTWAIT);
     if (buf != stack) free(buf);
-        if (rc < 0 && errno == EAGAIN) {
+    if (rc < 0 && errno == EAGAIN) {
         if (l->broker_instance) /* before the first answer, refusals are expected */
             log_warn("link_send_refused", "reason=\"no broker connection or high-water mark\"");
         else

@@ -57,7 +57,7 @@ int main(int argc, char **argv)
     host[sizeof host - 1] = '\0';
     snprintf(default_id, sizeof default_id, "%s-%d", host, (int)getpid());
     g.cfg = (struct gw_config){
-                .port = 8080,
+        .port = 8080,
         .bind = "",
         .broker = "tcp://127.0.0.1:5555",
         .id = default_id,
@@ -74,7 +74,7 @@ int main(int argc, char **argv)
     const char *log_level = "info";
     const struct opt opts[] = {
         {"port", OPT_INT, &g.cfg.port, 0, 65535, "HTTP/WebSocket port (WebSocket at /ws)"},
-                {"bind", OPT_STR, &g.cfg.bind, 0, 0,
+        {"bind", OPT_STR, &g.cfg.bind, 0, 0,
          "address (or interface) to listen on; empty: all addresses"},
         {"broker", OPT_STR, &g.cfg.broker, 0, 0, "ZeroMQ endpoint of the broker"},
         {"id", OPT_STR, &g.cfg.id, 0, 0, "gateway id, unique in the cluster (hostname-pid)"},
@@ -127,7 +127,7 @@ int main(int argc, char **argv)
                                        .mountpoint_len = 1};
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
-        info.port = (int)g.cfg.port;
+    info.port = (int)g.cfg.port;
     info.iface = g.cfg.bind[0] ? g.cfg.bind : NULL;
     info.protocols = gw_protocols;
     info.mounts = &mount_web;

@@ -86,9 +86,12 @@ static int callback_chat(struct lws *wsi, enum lws_callback_reasons reason, void
         return conn_writable(g, c);
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
         /* in: the close payload, starting with the code in network order.
-         * 1000 ends the session at once; anything else keeps it resumable. */
+         * 1000 ends the session at once; anything else keeps it resumable.
+         * The broker hears of it now, before lws echoes the close: a client
+         * that saw its close complete finds its nick already free. */
         c->peer_clean =
             len >= 2 && ((((const uint8_t *)in)[0] << 8) | ((const uint8_t *)in)[1]) == 1000;
+        conn_report_closed(g, c, c->peer_clean);
         return 0;
     case LWS_CALLBACK_CLOSED: {
         if (!c || !c->id) return 0; /* refused before it was established */
