@@ -18,7 +18,7 @@
 #include "render.h"
 
 struct gw_config {
-        long long port;
+    long long port;
     const char *bind; /* address or interface to listen on; empty: all */
     const char *broker;
     const char *id;
