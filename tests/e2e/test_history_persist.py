@@ -47,6 +47,10 @@ class Log:
         msgs = self.rooms.get(room, {})
         return [msgs[s] for s in sorted(msgs) if s >= lo and (hi is None or s <= hi)]
 
+    def events(self, room, lo=1, hi=None):
+        """history(room, lo, hi) as the msg events a replay delivers."""
+        return [dict(m, type="msg", room=room) for m in self.history(room, lo, hi)]
+
     def rows(self):
         """What the messages table must hold, ordered like db_rows()."""
         out = []
@@ -55,6 +59,18 @@ class Log:
                 m = self.rooms[room][s]
                 out.append((room, s, m["from"], m["text"], m["ts"], self.ids[(room, s)]))
         return out
+
+
+async def pair(hchat, *broker_args, history=None):
+    """Starts the cluster (--ring 5 and broker_args; history as for
+    HistoryCluster.start), identifies a on gateway A and b on gateway B and
+    puts both in a new room. Returns (cluster, empty Log, room, a, b)."""
+    cl = hchat.cluster.start(history=history, broker_args=RING + list(broker_args))
+    room = hchat.room()
+    a = await hchat.user("A")
+    b = await hchat.user("B")
+    await hchat.together(room, a, b)
+    return cl, Log(), room, a, b
 
 
 async def send(client, log, room, text, id_=None, receivers=()):
@@ -114,10 +130,11 @@ async def identify(chat, gw, nick, timeout=RECONNECT_TIMEOUT):
     raise AssertionError(f"could not identify {nick} on gw{gw} within {timeout} s: {last}")
 
 
-async def rejoin(chat, room, nicks_gws, since=None):
-    """Identifies each (nick, gw) again and joins room (members see presence).
-    With since, the caller expects no replay (else it would precede presence)."""
-    clients = [await identify(chat, gw, nick) for nick, gw in nicks_gws]
+async def rejoin(chat, room, old_clients, since=None):
+    """Identifies the nick of each old client again on its gateway and joins
+    room (members see presence). With since, the caller expects no replay
+    (else it would precede presence)."""
+    clients = [await identify(chat, old.gw, old.nick) for old in old_clients]
     joined = []
     for c in clients:
         extra = {} if since is None else {"since": since}
@@ -128,6 +145,38 @@ async def rejoin(chat, room, nicks_gws, since=None):
     return clients, joined
 
 
+async def restart_and_rejoin(hchat, room, a, b, how="term", since=None):
+    """Restarts the broker (SIGTERM or SIGKILL): a and b are closed with 1012,
+    then identify again and rejoin room. Returns ((a, b), joined)."""
+    hchat.cluster.restart_broker(how)
+    await expect_1012(a, b)
+    return await rejoin(hchat, room, (a, b), since)
+
+
+async def recv_msgs(client, n):
+    """The next n frames, each a msg event."""
+    return [await client.recv_type("msg") for _ in range(n)]
+
+
+async def expect_replay(client, log, room, lo, hi, what=None):
+    """client receives exactly the messages lo..hi of room, in order, as msg
+    events, and nothing after them."""
+    got = await recv_msgs(client, hi - lo + 1)
+    assert got == log.events(room, lo, hi), what
+    await client.expect_nothing(300)
+
+
+async def wait_rows(path, want, timeout=15, interval=0.25):
+    """db_rows(path) as soon as it equals want, else after timeout seconds
+    (retention runs in the background)."""
+    deadline = time.monotonic() + timeout
+    rows = db_rows(path)
+    while rows != want and time.monotonic() < deadline:
+        await asyncio.sleep(interval)
+        rows = db_rows(path)
+    return rows
+
+
 def check_db(path, log):
     """Every acknowledged message is in the table exactly once, as acked, and
     nothing else is; the file is sound."""
@@ -136,6 +185,12 @@ def check_db(path, log):
     assert len(keys) == len(set(keys)), f"duplicate rows: {rows}"
     assert rows == log.rows(), f"messages table differs from the acks:\n{rows}\n!=\n{log.rows()}"
     assert db_integrity(path) == "ok"
+
+
+def stop_and_check_db(cl, log):
+    """Stops the cluster cleanly, then check_db."""
+    assert cl.stop() == []
+    check_db(cl.db_path, log)
 
 
 def db_journal_mode(path):
@@ -150,12 +205,7 @@ def db_journal_mode(path):
 
 @pytest.mark.timeout_s(40)
 async def test_seq_and_history_survive_sigterm_and_sigkill_restarts(hchat):
-    cl = hchat.cluster.start(broker_args=RING)
-    log = Log()
-    room = hchat.room()
-    a = await hchat.user("A")
-    b = await hchat.user("B")
-    await hchat.together(room, a, b)
+    cl, log, room, a, b = await pair(hchat)
     for i in range(1, 9):  # 8 > ring 5
         sender, other = (a, b) if i % 3 else (b, a)
         await send(sender, log, room, f"before restart {i}", f"m{i}", [other])
@@ -163,9 +213,7 @@ async def test_seq_and_history_survive_sigterm_and_sigkill_restarts(hchat):
 
     n = 8
     for how in ("term", "kill"):
-        cl.restart_broker(how)
-        await expect_1012(a, b)
-        (a, b), joined = await rejoin(hchat, room, [(a.nick, "A"), (b.nick, "B")])
+        (a, b), joined = await restart_and_rejoin(hchat, room, a, b, how)
         for j in joined:
             assert j["seq"] == n, f"after SIG{how.upper()} restart joined says {j}, expected seq {n}"
         # Nothing in memory: all of this comes from SQLite.
@@ -180,18 +228,12 @@ async def test_seq_and_history_survive_sigterm_and_sigkill_restarts(hchat):
         assert await history(b, room) == log.history(room)
     assert log.seqs(room) == list(range(1, n + 1))
 
-    assert cl.stop() == []
-    check_db(cl.db_path, log)
+    stop_and_check_db(cl, log)
     assert db_last_seq(cl.db_path, room) == n
 
 
 async def test_join_since_after_restart_replays_from_sqlite(hchat):
-    cl = hchat.cluster.start(broker_args=RING)
-    log = Log()
-    room = hchat.room()
-    a = await hchat.user("A")
-    b = await hchat.user("B")
-    await hchat.together(room, a, b)
+    cl, log, room, a, b = await pair(hchat)
     for i in range(1, 9):
         await send(a, log, room, f"t{i}", None, [b])
 
@@ -200,16 +242,13 @@ async def test_join_since_after_restart_replays_from_sqlite(hchat):
     a = await identify(hchat, "A", a.nick)
     j = await a.join(room, since=2)
     assert j["seq"] == 8 and j["members"] == [a.nick], j
-    replay = [await a.recv_type("msg") for _ in range(6)]
-    want = [dict(m, type="msg", room=room) for m in log.history(room, 3, 8)]
-    assert replay == want, "join since=2 after a restart must replay 3..8 from SQLite, in order"
-    await a.expect_nothing(300)
+    await expect_replay(a, log, room, 3, 8,
+                        "join since=2 after a restart must replay 3..8 from SQLite, in order")
 
     b = await identify(hchat, "B", b.nick)
     j = await b.join(room, since=1)
     assert j["seq"] == 8
-    got = [await b.recv_type("msg") for _ in range(7)]
-    assert [m["seq"] for m in got] == list(range(2, 9))
+    assert [m["seq"] for m in await recv_msgs(b, 7)] == list(range(2, 9))
     await a.recv_type("presence")
     # Three more (in the ring now): a join since 1 spans SQLite and the ring.
     for i in range(9, 12):
@@ -217,45 +256,29 @@ async def test_join_since_after_restart_replays_from_sqlite(hchat):
     c = await identify(hchat, "A", hchat.nick())
     j = await c.join(room, since=1)
     assert j["seq"] == 11
-    got = [await c.recv_type("msg") for _ in range(10)]
-    assert got == [dict(m, type="msg", room=room) for m in log.history(room, 2, 11)]
-    await c.expect_nothing(300)
+    await expect_replay(c, log, room, 2, 11)
     # since at the newest: nothing replayed
     d = await identify(hchat, "B", hchat.nick())
     assert (await d.join(room, since=11))["seq"] == 11
     await d.expect_nothing(300, skip=("presence",))
 
-    assert cl.stop() == []
-    check_db(cl.db_path, log)
+    stop_and_check_db(cl, log)
 
 
 async def test_replay_max_limits_a_replay_from_sqlite_to_the_newest(hchat):
-    cl = hchat.cluster.start(broker_args=RING + ["--replay-max", "3"])
-    log = Log()
-    room = hchat.room()
-    a = await hchat.user("A")
-    b = await hchat.user("B")
-    await hchat.together(room, a, b)
+    cl, log, room, a, b = await pair(hchat, "--replay-max", "3")
     for i in range(1, 9):
         await send(b, log, room, f"q{i}", f"q{i}", [a])
     cl.restart_broker("term")
     await expect_1012(a, b)
     a = await identify(hchat, "A", a.nick)
     assert (await a.join(room, since=1))["seq"] == 8
-    got = [await a.recv_type("msg") for _ in range(3)]
-    assert got == [dict(m, type="msg", room=room) for m in log.history(room, 6, 8)]
-    await a.expect_nothing(300)
-    assert cl.stop() == []
-    check_db(cl.db_path, log)
+    await expect_replay(a, log, room, 6, 8)
+    stop_and_check_db(cl, log)
 
 
 async def test_history_before_spans_ring_and_sqlite(hchat):
-    cl = hchat.cluster.start(broker_args=RING)
-    log = Log()
-    room = hchat.room()
-    a = await hchat.user("A")
-    b = await hchat.user("B")
-    await hchat.together(room, a, b)
+    cl, log, room, a, b = await pair(hchat)
     for i in range(1, 13):  # the ring holds 8..12, SQLite 1..12
         sender, other = (a, b) if i % 2 else (b, a)
         await send(sender, log, room, f"m {i} ü", f"i{i}", [other])
@@ -268,18 +291,12 @@ async def test_history_before_spans_ring_and_sqlite(hchat):
     assert await history(a, room, before=1) == []
     assert await history(b, room, before=1000, limit=4) == log.history(room, 9, 12)
 
-    assert cl.stop() == []
-    check_db(cl.db_path, log)
+    stop_and_check_db(cl, log)
 
 
 async def test_every_ack_is_stored_once_with_its_client_id(hchat):
-    cl = hchat.cluster.start(broker_args=RING)
-    log = Log()
-    r1, r2 = hchat.room(), hchat.room()
-    a = await hchat.user("A")
-    b = await hchat.user("B")
-    await hchat.together(r1, a, b)
-    await hchat.together(r2, b, a)
+    cl, log, r1, a, b = await pair(hchat)
+    r2 = await hchat.together(hchat.room(), b, a)
     await send(a, log, r1, "with id", "a1", [b])
     await send(b, log, r1, "no id", None, [a])
     await send(b, log, r2, "other room", "b1", [a])
@@ -302,11 +319,10 @@ async def test_every_ack_is_stored_once_with_its_client_id(hchat):
     assert [x["seq"] for x in acks] == list(range(4, 24))
     for i, (t, x) in enumerate(zip(texts, acks)):
         log.add(r1, x, a.nick, t, f"p{i}")
-    got = [await b.recv_type("msg") for _ in texts]
+    got = await recv_msgs(b, len(texts))
     assert [m["seq"] for m in got] == list(range(4, 24))
 
-    assert cl.stop() == []
-    check_db(cl.db_path, log)
+    stop_and_check_db(cl, log)
     rows = db_rows(cl.db_path)
     assert sum(1 for r in rows if r[5] == "a1") == 1
     assert [r for r in rows if r[5] is None] == [(r1, 2, b.nick, "no id", log.rooms[r1][2]["ts"],
@@ -316,19 +332,12 @@ async def test_every_ack_is_stored_once_with_its_client_id(hchat):
 
 async def test_history_none_is_volatile(hchat):
     """--history none: memory only (documented: lost on restart); seq restarts at 1."""
-    cl = hchat.cluster.start(history="none", broker_args=RING)
-    log = Log()
-    room = hchat.room()
-    a = await hchat.user("A")
-    b = await hchat.user("B")
-    await hchat.together(room, a, b)
+    cl, log, room, a, b = await pair(hchat, history="none")
     for i in range(1, 5):
         await send(a, log, room, f"v{i}", f"v{i}", [b])
     assert await history(b, room) == log.history(room)
 
-    cl.restart_broker("term")
-    await expect_1012(a, b)
-    (a, b), joined = await rejoin(hchat, room, [(a.nick, "A"), (b.nick, "B")], since=2)
+    (a, b), joined = await restart_and_rejoin(hchat, room, a, b, since=2)
     assert [j["seq"] for j in joined] == [0, 0], joined
     await a.expect_nothing(300)
     assert await history(a, room) == []
@@ -341,39 +350,27 @@ async def test_history_none_is_volatile(hchat):
 
 @pytest.mark.timeout_s(30)
 async def test_durability_normal_keeps_acked_messages_across_sigkill(hchat):
-    cl = hchat.cluster.start(broker_args=RING + ["--durability", "normal"])
-    log = Log()
-    room = hchat.room()
-    a = await hchat.user("A")
-    b = await hchat.user("B")
-    await hchat.together(room, a, b)
+    cl, log, room, a, b = await pair(hchat, "--durability", "normal")
     for i in range(1, 8):
         sender, other = (a, b) if i % 2 else (b, a)
         await send(sender, log, room, f"n{i}", f"n{i}", [other])
     assert await history(a, room, before=5, limit=2) == log.history(room, 3, 4)
 
-    cl.restart_broker("kill")   # a process crash: normal must survive it
-    await expect_1012(a, b)
-    (a, b), joined = await rejoin(hchat, room, [(a.nick, "A"), (b.nick, "B")])
+    # SIGKILL, a process crash: normal must survive it
+    (a, b), joined = await restart_and_rejoin(hchat, room, a, b, "kill")
     assert [j["seq"] for j in joined] == [7, 7]
     assert await history(b, room) == log.history(room)
     await send(b, log, room, "n8", "n8", [a])
     assert log.seqs(room) == list(range(1, 9))
 
-    assert cl.stop() == []
-    check_db(cl.db_path, log)
+    stop_and_check_db(cl, log)
     assert db_journal_mode(cl.db_path) == "wal"
 
 
 @pytest.mark.timeout_s(40)
 async def test_retain_messages_keeps_newest_per_room_and_seq_goes_on(hchat):
-    cl = hchat.cluster.start(broker_args=RING + ["--retain-messages", "3"])
-    log = Log()
-    r1, r2 = hchat.room(), hchat.room()
-    a = await hchat.user("A")
-    b = await hchat.user("B")
-    await hchat.together(r1, a, b)
-    await hchat.together(r2, a, b)
+    cl, log, r1, a, b = await pair(hchat, "--retain-messages", "3")
+    r2 = await hchat.together(hchat.room(), a, b)
     for i in range(1, 9):
         await send(a, log, r1, f"r{i}", f"r{i}", [b])
     await send(b, log, r2, "only 1", "o1", [a])
@@ -381,20 +378,14 @@ async def test_retain_messages_keeps_newest_per_room_and_seq_goes_on(hchat):
 
     # Retention runs at most every 10 s: poll the file for up to 15 s.
     want = [row for row in log.rows() if row[0] != r1 or row[1] >= 6]
-    deadline = time.monotonic() + 15
-    rows = db_rows(cl.db_path)
-    while rows != want and time.monotonic() < deadline:
-        await asyncio.sleep(0.25)
-        rows = db_rows(cl.db_path)
+    rows = await wait_rows(cl.db_path, want)
     assert rows == want, "after retention the table must hold the newest 3 of r1 and all of r2"
     assert db_last_seq(cl.db_path, r1) == 8
 
     ack = await send(b, log, r1, "r9", "r9", [a])
     assert ack["seq"] == 9
     # After a restart the seq goes on from rooms.last_seq, not from the rows left.
-    cl.restart_broker("term")
-    await expect_1012(a, b)
-    (a, b), joined = await rejoin(hchat, r1, [(a.nick, "A"), (b.nick, "B")])
+    (a, b), joined = await restart_and_rejoin(hchat, r1, a, b)
     assert [j["seq"] for j in joined] == [9, 9]
     # (The new broker's first retention pass, ~1 s after its start, may already
     # have deleted seq 6 = 9 - 3.)
@@ -412,12 +403,7 @@ async def test_retain_messages_keeps_newest_per_room_and_seq_goes_on(hchat):
 
 
 async def test_broker_restart_closes_identified_clients_1012_then_they_continue(hchat):
-    cl = hchat.cluster.start(broker_args=RING)
-    log = Log()
-    room = hchat.room()
-    a = await hchat.user("A")
-    b = await hchat.user("B")
-    await hchat.together(room, a, b)
+    cl, log, room, a, b = await pair(hchat)
     await send(a, log, room, "one", "1", [b])
     await send(b, log, room, "two", "2", [a])
     anon = await hchat.connect("B")     # connected, never identified
@@ -438,22 +424,16 @@ async def test_broker_restart_closes_identified_clients_1012_then_they_continue(
     assert j["seq"] == 2 and j["members"] == [a2.nick]
     await a2.expect_nothing(300)
     await b2.join(room, since=1)
-    assert await b2.recv_type("msg") == dict(log.history(room, 2, 2)[0], type="msg", room=room)
+    assert await recv_msgs(b2, 1) == log.events(room, 2, 2)
     await a2.recv_type("presence")
     await send(b2, log, room, "three", "3", [a2])
     assert log.seqs(room) == [1, 2, 3]
 
-    assert cl.stop() == []
-    check_db(cl.db_path, log)
+    stop_and_check_db(cl, log)
 
 
 async def test_retain_days_deletes_old_messages_and_keeps_seq(hchat):
-    cl = hchat.cluster.start(broker_args=RING)
-    log = Log()
-    room = hchat.room()
-    a = await hchat.user("A")
-    b = await hchat.user("B")
-    await hchat.together(room, a, b)
+    cl, log, room, a, b = await pair(hchat)
     for i in range(1, 8):
         await send(a, log, room, f"d{i}", f"d{i}", [b])
     cl.stop_broker("term")
@@ -469,19 +449,14 @@ async def test_retain_days_deletes_old_messages_and_keeps_seq(hchat):
     cl.start_broker(["--retain-days", "1"])
     await expect_1012(a, b)
     want = [row for row in log.rows() if row[1] >= 6]
-    deadline = time.monotonic() + 15
-    rows = db_rows(cl.db_path)
-    while rows != want and time.monotonic() < deadline:
-        await asyncio.sleep(0.2)
-        rows = db_rows(cl.db_path)
+    rows = await wait_rows(cl.db_path, want, interval=0.2)
     assert rows == want, "--retain-days 1 must delete the messages older than a day, only them"
-    (a, b), joined = await rejoin(hchat, room, [(a.nick, "A"), (b.nick, "B")])
+    (a, b), joined = await rejoin(hchat, room, (a, b))
     assert [j["seq"] for j in joined] == [7, 7]
     assert await history(a, room) == log.history(room, 6, 7)
     c = await identify(hchat, "B", hchat.nick())
     assert (await c.join(room, since=0))["seq"] == 7
-    got = [await c.recv_type("msg") for _ in range(2)]
-    assert got == [dict(m, type="msg", room=room) for m in log.history(room, 6, 7)]
+    assert await recv_msgs(c, 2) == log.events(room, 6, 7)
     for x in (a, b):
         await x.recv_type("presence")
     ack = await send(b, log, room, "d8", "d8", [a, c])
@@ -498,10 +473,7 @@ async def test_a_command_pipelined_after_a_msg_sees_it(hchat, store):
     a history or who sent right after a msg, without waiting for its ack, is
     answered after that ack and the history includes the message. Holds with
     --history none; checked with SQLite too."""
-    cl = hchat.cluster.start(history="none" if store == "none" else None, broker_args=RING)
-    a = await hchat.user("A")
-    b = await hchat.user("B")
-    room = await hchat.together(hchat.room(), a, b)
+    cl, _, room, a, b = await pair(hchat, history="none" if store == "none" else None)
     for k in range(1, 4):
         await a.send({"type": "msg", "room": room, "text": f"p{k}", "id": f"m{k}"})
         await a.send({"type": "history", "room": room, "id": f"h{k}"})

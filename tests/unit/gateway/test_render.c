@@ -50,6 +50,19 @@ static struct frame *render(Chat__Event__EvCase c, void *body, const char *id)
     return render_event(&ev);
 }
 
+/* A room message event (the strings are not copied). */
+static Chat__MsgEvent msg_event(const char *room, uint64_t seq, const char *from, const char *text,
+                                uint64_t ts)
+{
+    Chat__MsgEvent m = CHAT__MSG_EVENT__INIT;
+    m.room = (char *)room;
+    m.seq = seq;
+    m.from = (char *)from;
+    m.text = (char *)text;
+    m.ts = ts;
+    return m;
+}
+
 /* ---------------------------------------------------------------- frames */
 
 static void test_frame_refs(void **state)
@@ -110,13 +123,8 @@ static void test_joined(void **state)
 {
     (void)state;
     char *members[] = {"alice", "bob"};
-    Chat__MsgEvent m = CHAT__MSG_EVENT__INIT;
+    Chat__MsgEvent m = msg_event("general", 57, "bob", "x", 1);
     Chat__MsgEvent *replay[] = {&m};
-    m.room = "general";
-    m.seq = 57;
-    m.from = "bob";
-    m.text = "x";
-    m.ts = 1;
     Chat__Joined j = CHAT__JOINED__INIT;
     j.room = "general";
     j.n_members = 2;
@@ -179,12 +187,7 @@ static void test_ack(void **state)
 static void test_msg(void **state)
 {
     (void)state;
-    Chat__MsgEvent m = CHAT__MSG_EVENT__INIT;
-    m.room = "general";
-    m.seq = 58;
-    m.from = "alice";
-    m.text = "hi";
-    m.ts = 1763769600123ULL;
+    Chat__MsgEvent m = msg_event("general", 58, "alice", "hi", 1763769600123ULL);
     const char *want = "{\"type\":\"msg\",\"room\":\"general\",\"seq\":58,\"from\":\"alice\","
                        "\"text\":\"hi\",\"ts\":1763769600123}";
     check_frame(render(CHAT__EVENT__EV_MSG, &m, NULL), want);
@@ -294,16 +297,8 @@ static void test_who(void **state)
 static void test_history(void **state)
 {
     (void)state;
-    Chat__MsgEvent m1 = CHAT__MSG_EVENT__INIT, m2 = CHAT__MSG_EVENT__INIT;
-    m1.room = m2.room = "general";
-    m1.seq = 8;
-    m1.from = "bob";
-    m1.text = "one";
-    m1.ts = 1763769600000ULL;
-    m2.seq = 9;
-    m2.from = "alice";
-    m2.text = "two";
-    m2.ts = 1763769600001ULL;
+    Chat__MsgEvent m1 = msg_event("general", 8, "bob", "one", 1763769600000ULL);
+    Chat__MsgEvent m2 = msg_event("general", 9, "alice", "two", 1763769600001ULL);
     Chat__MsgEvent *msgs[] = {&m1, &m2};
     Chat__HistoryEvent h = CHAT__HISTORY_EVENT__INIT;
     h.room = "general";
@@ -409,11 +404,8 @@ static void test_unrenderable(void **state)
     members[1] = "b\xed\xa0\x80"; /* an encoded surrogate */
     assert_null(render(CHAT__EVENT__EV_WHO_ROOM, &r, NULL));
 
-    Chat__MsgEvent m = CHAT__MSG_EVENT__INIT;
+    Chat__MsgEvent m = msg_event("general", 0, "bob", "\x80", 0);
     Chat__MsgEvent *msgs[] = {&m, NULL};
-    m.room = "general";
-    m.from = "bob";
-    m.text = "\x80";
     Chat__HistoryEvent h = CHAT__HISTORY_EVENT__INIT;
     h.room = "general";
     h.n_messages = 1;
@@ -431,16 +423,13 @@ static void test_unrenderable(void **state)
 static void test_escaping(void **state)
 {
     (void)state;
-    Chat__MsgEvent m = CHAT__MSG_EVENT__INIT;
-    m.room = "#r";
-    m.seq = 1;
-    m.from = "a.b-c_d";
-    m.ts = 2;
     /* Quote, backslash and every kind of control character are escaped;
      * "/", DEL and all non-ASCII (U+2028 included) pass through as UTF-8. */
-    m.text = "q\"b\\s/n\nt\tr\rb\bf\f1\x01"
-             "1f\x1f"
-             "del\x7f \xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xe2\x80\xa8";
+    Chat__MsgEvent m = msg_event("#r", 1, "a.b-c_d",
+                                 "q\"b\\s/n\nt\tr\rb\bf\f1\x01"
+                                 "1f\x1f"
+                                 "del\x7f \xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xe2\x80\xa8",
+                                 2);
     check_frame(render_msg(&m),
                 "{\"type\":\"msg\",\"room\":\"#r\",\"seq\":1,\"from\":\"a.b-c_d\","
                 "\"text\":\"q\\\"b\\\\s/n\\nt\\tr\\rb\\bf\\f1\\u00011f\\u001Fdel\x7f "
@@ -498,12 +487,7 @@ static void *failing_malloc(size_t n)
 static void test_out_of_memory(void **state)
 {
     (void)state;
-    Chat__MsgEvent m = CHAT__MSG_EVENT__INIT;
-    m.room = "general";
-    m.seq = 8;
-    m.from = "bob";
-    m.text = "one";
-    m.ts = 1;
+    Chat__MsgEvent m = msg_event("general", 8, "bob", "one", 1);
     Chat__MsgEvent *msgs[] = {&m, &m};
     Chat__HistoryEvent h = CHAT__HISTORY_EVENT__INIT;
     h.room = "general";
