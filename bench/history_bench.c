@@ -44,6 +44,7 @@
 #include "brokerproc.h"
 #include "fakegw.h"
 #include "history_bench.h"
+#include "opts.h"
 #include "load.h"
 #include "report.h"
 
@@ -53,102 +54,17 @@
 
 /* ---------------------------------------------------------------- configuration */
 
-enum opt_kind { K_STR, K_INT, K_DBL, K_FLAG };
-
-struct opt {
-    const char *name, *arg;
-    enum opt_kind kind;
-    void *target;
-    double min, max;
-    const char *help;
-};
-
-static void usage(const struct opt *opts)
-{
-    printf("Usage: history-bench [options]\n"
-           "What durable history costs chat-broker: for each mode (history off, --durability\n"
-           "normal, --durability full) it starts a broker of its own, acts as gateways over\n"
-           "ZeroMQ, identifies sessions (each alone in its own room, so the only event per\n"
-           "message is the sender's ack and the commit path is what is measured) and measures\n"
-           "(a) committed msg/s with a bounded window in flight and (b) ack latency at a fixed\n"
-           "rate. Prints a table with the targets (PASS/MISS), or JSON.\n\nOptions:\n");
-    for (const struct opt *o = opts; o->name; o++) {
-        char flag[64];
-        snprintf(flag, sizeof flag, "--%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
-        printf("  %-22s %s", flag, o->help);
-        if (o->kind == K_STR && *(const char **)o->target)
-            printf(" (default %s)", *(const char **)o->target);
-        else if (o->kind == K_INT)
-            printf(" (default %lld)", *(long long *)o->target);
-        else if (o->kind == K_DBL)
-            printf(" (default %g)", *(double *)o->target);
-        printf("\n");
-    }
-    printf("  %-22s show this help and exit\n\n"
-           "Exit status: 0 every target met, 3 a target missed, 1 the run failed (a broker\n"
-           "did not start or died, acks were lost, errors came back), 2 bad usage.\n"
-           "The broker binary may also be given as $CHAT_BROKER_BIN.\n",
-           "--help");
-}
-
-/* 1: --help printed, -1: bad usage, 0: go on. */
-static int parse_args(const struct opt *opts, int argc, char **argv)
-{
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
-            usage(opts);
-            return 1;
-        }
-        if (strncmp(arg, "--", 2) != 0) {
-            fprintf(stderr, "history-bench: unexpected argument '%s' (try --help)\n", arg);
-            return -1;
-        }
-        const char *name = arg + 2, *eq = strchr(name, '=');
-        size_t len = eq ? (size_t)(eq - name) : strlen(name);
-        const struct opt *o;
-        for (o = opts; o->name; o++)
-            if (strlen(o->name) == len && !strncmp(o->name, name, len)) break;
-        if (!o->name) {
-            fprintf(stderr, "history-bench: unknown option '%s' (try --help)\n", arg);
-            return -1;
-        }
-        if (o->kind == K_FLAG) {
-            if (eq) {
-                fprintf(stderr, "history-bench: --%s takes no value\n", o->name);
-                return -1;
-            }
-            *(int *)o->target = 1;
-            continue;
-        }
-        const char *value = eq ? eq + 1 : NULL;
-        if (!value) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "history-bench: --%s needs a value\n", o->name);
-                return -1;
-            }
-            value = argv[++i];
-        }
-        if (o->kind == K_STR) {
-            *(const char **)o->target = value;
-            continue;
-        }
-        char *end;
-        errno = 0;
-        double v = strtod(value, &end);
-        if (errno || end == value || *end || v < o->min || v > o->max ||
-            (o->kind == K_INT && v != (double)(long long)v)) {
-            fprintf(stderr, "history-bench: --%s: '%s' is not a%s number in [%g, %g]\n", o->name,
-                    value, o->kind == K_INT ? "n integer" : "", o->min, o->max);
-            return -1;
-        }
-        if (o->kind == K_INT)
-            *(long long *)o->target = (long long)v;
-        else
-            *(double *)o->target = v;
-    }
-    return 0;
-}
+static const char summary[] =
+    "What durable history costs chat-broker: for each mode (history off, --durability\n"
+    "normal, --durability full) it starts a broker of its own, acts as gateways over\n"
+    "ZeroMQ, identifies sessions (each alone in its own room, so the only event per\n"
+    "message is the sender's ack and the commit path is what is measured) and measures\n"
+    "(a) committed msg/s with a bounded window in flight and (b) ack latency at a fixed\n"
+    "rate. Prints a table with the targets (PASS/MISS), or JSON.";
+static const char epilog[] =
+    "Exit status: 0 every target met, 3 a target missed, 1 the run failed (a broker\n"
+    "did not start or died, acks were lost, errors came back), 2 bad usage.\n"
+    "The broker binary may also be given as $CHAT_BROKER_BIN.\n";
 
 /* ---------------------------------------------------------------- modes */
 
@@ -311,36 +227,37 @@ int main(int argc, char **argv)
         .target_full_p99x = 2,
     };
     const struct opt opts[] = {
-        {"broker", "PATH", K_STR, &cfg.broker, 0, 0, "the chat-broker to start"},
-        {"modes", "LIST", K_STR, &cfg.modes, 0, 0, "comma-separated, of off, normal and full"},
-        {"phases", "LIST", K_STR, &cfg.phases, 0, 0,
-         "comma-separated, of throughput and latency (run in that order)"},
-        {"duration", "S", K_DBL, &cfg.duration_s, 0.1, 3600, "seconds measured in each phase"},
-        {"warmup", "S", K_DBL, &cfg.warmup_s, 0, 600, "unmeasured seconds before each phase"},
-        {"rate", "N", K_INT, &cfg.rate, 1, 10000000, "msg/s of the latency phase"},
-        {"window", "N", K_INT, &cfg.window, 1, 1000000, "msgs in flight at most"},
-        {"sessions", "N", K_INT, &cfg.sessions, 1, 100000,
-         "sessions, each alone in a room of its own"},
-        {"gateways", "N", K_INT, &cfg.gateways, 1, FAKEGW_MAX_LINKS,
-         "fake gateways (DEALER sockets) the sessions are spread over"},
-        {"text-bytes", "N", K_INT, &cfg.text_bytes, 1, 4000, "bytes of each message's text"},
-        {"transport", "ipc|tcp", K_STR, &cfg.transport, 0, 0,
-         "ipc:// in the temporary directory, or tcp://127.0.0.1 on a free port"},
-        {"dir", "DIR", K_STR, &cfg.dir, 0, 0,
-         "where the temporary directory (databases, socket, broker logs) is made"},
-        {"drain-timeout", "S", K_DBL, &cfg.drain_s, 0.1, 600,
-         "seconds to wait for the last answers after a phase"},
-        {"timeout", "S", K_DBL, &cfg.timeout_s, 1, 86400, "hard limit on the whole run"},
-        {"target-normal", "N", K_DBL, &cfg.target_normal_tput, 0, 1e9,
-         "target: committed msg/s with --durability normal at least"},
-        {"target-full-p99", "X", K_DBL, &cfg.target_full_p99x, 0, 1e6,
-         "target: full's ack p99 at --rate at most X times off's"},
-        {"keep", NULL, K_FLAG, &cfg.keep, 0, 0,
-         "keep the temporary directory (databases, broker logs)"},
-        {"json", NULL, K_FLAG, &cfg.json, 0, 0, "print the results as one JSON object"},
+        {"broker", OPT_STR, &cfg.broker, 0, 0, "the chat-broker to start", "PATH"},
+        {"modes", OPT_STR, &cfg.modes, 0, 0, "comma-separated, of off, normal and full", "LIST"},
+        {"phases", OPT_STR, &cfg.phases, 0, 0,
+         "comma-separated, of throughput and latency (run in that order)", "LIST"},
+        {"duration", OPT_DBL, &cfg.duration_s, 0.1, 3600, "seconds measured in each phase", "S"},
+        {"warmup", OPT_DBL, &cfg.warmup_s, 0, 600, "unmeasured seconds before each phase", "S"},
+        {"rate", OPT_INT, &cfg.rate, 1, 10000000, "msg/s of the latency phase", "N"},
+        {"window", OPT_INT, &cfg.window, 1, 1000000, "msgs in flight at most", "N"},
+        {"sessions", OPT_INT, &cfg.sessions, 1, 100000, "sessions, each alone in a room of its own",
+         "N"},
+        {"gateways", OPT_INT, &cfg.gateways, 1, FAKEGW_MAX_LINKS,
+         "fake gateways (DEALER sockets) the sessions are spread over", "N"},
+        {"text-bytes", OPT_INT, &cfg.text_bytes, 1, 4000, "bytes of each message's text", "N"},
+        {"transport", OPT_STR, &cfg.transport, 0, 0,
+         "ipc:// in the temporary directory, or tcp://127.0.0.1 on a free port", "ipc|tcp"},
+        {"dir", OPT_STR, &cfg.dir, 0, 0,
+         "where the temporary directory (databases, socket, broker logs) is made", "DIR"},
+        {"drain-timeout", OPT_DBL, &cfg.drain_s, 0.1, 600,
+         "seconds to wait for the last answers after a phase", "S"},
+        {"timeout", OPT_DBL, &cfg.timeout_s, 1, 86400, "hard limit on the whole run", "S"},
+        {"target-normal", OPT_DBL, &cfg.target_normal_tput, 0, 1e9,
+         "target: committed msg/s with --durability normal at least", "N"},
+        {"target-full-p99", OPT_DBL, &cfg.target_full_p99x, 0, 1e6,
+         "target: full's ack p99 at --rate at most X times off's", "X"},
+        {"keep", OPT_FLAG, &cfg.keep, 0, 0, "keep the temporary directory (databases, broker logs)",
+         NULL},
+        {"json", OPT_FLAG, &cfg.json, 0, 0, "print the results as one JSON object", NULL},
         {0},
     };
-    int rc = parse_args(opts, argc, argv);
+    const struct opts_spec spec = {"history-bench", summary, epilog, NULL};
+    int rc = opts_parse(&spec, opts, argc, argv);
     if (rc) return rc > 0 ? 0 : 2;
     if (strcmp(cfg.transport, "ipc") && strcmp(cfg.transport, "tcp")) {
         fprintf(stderr, "history-bench: --transport must be ipc or tcp\n");

@@ -107,6 +107,8 @@ void broker_handle(struct broker *b, const void *rid, size_t rid_len, const uint
 
 /* sessions.c */
 struct session *session_by_conn(struct broker *b, struct gateway *gw, uint64_t conn);
+/* The session with this token (the string given to the client), or NULL. */
+struct session *session_by_token(struct broker *b, const char *token);
 struct session *session_new(struct broker *b, struct gateway *gw, uint64_t conn, const char *nick);
 /* Ends a session: typing stops, presence leaves, nick freed. */
 void session_end(struct broker *b, struct session *s);

@@ -3,12 +3,6 @@
 #include "clock.h"
 #include "log.h"
 
-/* A remembered id is a retry: the original ack again, nothing delivered. */
-static int is_retry(struct broker *b, struct session *s, const char *id)
-{
-    return history_retry(b, s, id);
-}
-
 /* Stops s typing to target, telling the others. */
 static void stop_typing(struct broker *b, struct session *s, void *target, int is_dm)
 {
@@ -19,7 +13,7 @@ static void stop_typing(struct broker *b, struct session *s, void *target, int i
 
 void cmd_msg(struct broker *b, struct session *s, const Chat__Command *c)
 {
-    if (is_retry(b, s, c->id)) return;
+    if (history_retry(b, s, c->id)) return; /* a remembered id: the original ack */
     struct room *r = rooms_find(&b->rooms, c->msg->room);
     if (!r || !rooms_member(r, s)) {
         send_error(b, s->key.gw, s->key.conn, c->id, "not_in_room",
@@ -40,7 +34,7 @@ static struct session *live_nick(struct broker *b, const char *nick)
 
 void cmd_dm(struct broker *b, struct session *s, const Chat__Command *c)
 {
-    if (is_retry(b, s, c->id)) return;
+    if (history_retry(b, s, c->id)) return; /* a remembered id: the original ack */
     struct session *to = live_nick(b, c->dm->to);
     if (to == s) {
         send_error(b, s->key.gw, s->key.conn, c->id, "bad_request", "a DM to oneself");

@@ -54,13 +54,6 @@ void history_ack(struct broker *b, struct session *s, const char *id, const stru
     send_ack(b, s, id, r, seq, ts);
 }
 
-static struct session *session_by_token(struct broker *b, const char *token)
-{
-    struct session *s;
-    HASH_FIND(hh_token, b->by_token, token, strlen(token), s);
-    return s;
-}
-
 /* The message is committed: into the ring, out to the room, acked. */
 static void deliver(struct broker *b, struct room *r, uint64_t seq, uint64_t ts, const char *nick,
                     const char *text, struct session *sender, const char *id)

@@ -35,35 +35,36 @@ int main(int argc, char **argv)
     };
     const char *log_level = "info";
     const struct opt opts[] = {
-        {"listen", OPT_STR, &cfg.listen, 0, 0, "ZeroMQ endpoint the gateways connect to"},
-        {"ring", OPT_INT, &cfg.ring, 0, 10000000, "messages kept in memory per room"},
-        {"max-rooms", OPT_INT, &cfg.max_rooms, 1, 1000000, "rooms one session may be in"},
+        {"listen", OPT_STR, &cfg.listen, 0, 0, "ZeroMQ endpoint the gateways connect to", NULL},
+        {"ring", OPT_INT, &cfg.ring, 0, 10000000, "messages kept in memory per room", NULL},
+        {"max-rooms", OPT_INT, &cfg.max_rooms, 1, 1000000, "rooms one session may be in", NULL},
         {"typing-timeout", OPT_INT, &cfg.typing_timeout_ms, 100, 3600000,
-         "ms after the last typing refresh before active:false is sent"},
+         "ms after the last typing refresh before active:false is sent", NULL},
         {"dedupe", OPT_INT, &cfg.dedupe, 0, 100000,
-         "msg/dm ids remembered per session for idempotent retries"},
+         "msg/dm ids remembered per session for idempotent retries", NULL},
         {"gateway-timeout", OPT_INT, &cfg.gateway_timeout_ms, 500, 600000,
-         "ms of silence after which a gateway is declared dead"},
+         "ms of silence after which a gateway is declared dead", NULL},
         {"online-interval", OPT_INT, &cfg.online_interval_ms, 100, 60000,
-         "ms between online-count pushes"},
+         "ms between online-count pushes", NULL},
         {"hwm", OPT_INT, &cfg.hwm, 0, 100000000,
-         "ZeroMQ high-water mark, messages queued per gateway (0: none)"},
-        {"who-max", OPT_INT, &cfg.who_max, 1, 1000000, "names listed by a global who"},
+         "ZeroMQ high-water mark, messages queued per gateway (0: none)", NULL},
+        {"who-max", OPT_INT, &cfg.who_max, 1, 1000000, "names listed by a global who", NULL},
         {"history", OPT_STR, &cfg.history, 0, 0,
-         "SQLite file for durable history, or none (memory only: lost on restart)"},
+         "SQLite file for durable history, or none (memory only: lost on restart)", NULL},
         {"durability", OPT_STR, &cfg.durability, 0, 0,
-         "full (ack after fsync) or normal (survives a process crash, not a power loss)"},
+         "full (ack after fsync) or normal (survives a process crash, not a power loss)", NULL},
         {"retain-messages", OPT_INT, &cfg.retain_messages, 0, 1LL << 40,
-         "messages kept per room in SQLite (0: all)"},
+         "messages kept per room in SQLite (0: all)", NULL},
         {"retain-days", OPT_INT, &cfg.retain_days, 0, 100000,
-         "days messages are kept in SQLite (0: forever)"},
+         "days messages are kept in SQLite (0: forever)", NULL},
         {"replay-max", OPT_INT, &cfg.replay_max, 1, 10000000,
-         "messages replayed by one join with since (the newest)"},
-        {"log-level", OPT_STR, &log_level, 0, 0, "debug, info, warn or error"},
+         "messages replayed by one join with since (the newest)", NULL},
+        {"log-level", OPT_STR, &log_level, 0, 0, "debug, info, warn or error", NULL},
         {0},
     };
-    int rc = opts_parse("chat-broker", "The chat broker: one process that owns all chat state.",
-                        opts, argc, argv);
+    const struct opts_spec spec = {
+        "chat-broker", "The chat broker: one process that owns all chat state.", NULL, "CHAT_"};
+    int rc = opts_parse(&spec, opts, argc, argv);
     if (rc) return rc > 0 ? 0 : 2;
     if (log_set_level_name(log_level) < 0) {
         fprintf(stderr, "chat-broker: --log-level must be debug, info, warn or error\n");

@@ -19,6 +19,13 @@ struct session *session_by_conn(struct broker *b, struct gateway *gw, uint64_t c
     return s;
 }
 
+struct session *session_by_token(struct broker *b, const char *token)
+{
+    struct session *s;
+    HASH_FIND(hh_token, b->by_token, token, strlen(token), s);
+    return s;
+}
+
 static void new_token(char out[33])
 {
     unsigned char raw[16];

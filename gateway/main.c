@@ -73,30 +73,31 @@ int main(int argc, char **argv)
     };
     const char *log_level = "info";
     const struct opt opts[] = {
-        {"port", OPT_INT, &g.cfg.port, 0, 65535, "HTTP/WebSocket port (WebSocket at /ws)"},
+        {"port", OPT_INT, &g.cfg.port, 0, 65535, "HTTP/WebSocket port (WebSocket at /ws)", NULL},
         {"bind", OPT_STR, &g.cfg.bind, 0, 0,
-         "address (or interface) to listen on; empty: all addresses"},
-        {"broker", OPT_STR, &g.cfg.broker, 0, 0, "ZeroMQ endpoint of the broker"},
-        {"id", OPT_STR, &g.cfg.id, 0, 0, "gateway id, unique in the cluster (hostname-pid)"},
-        {"web", OPT_STR, &g.cfg.web, 0, 0, "folder of static files served at /"},
+         "address (or interface) to listen on; empty: all addresses", NULL},
+        {"broker", OPT_STR, &g.cfg.broker, 0, 0, "ZeroMQ endpoint of the broker", NULL},
+        {"id", OPT_STR, &g.cfg.id, 0, 0, "gateway id, unique in the cluster (hostname-pid)", NULL},
+        {"web", OPT_STR, &g.cfg.web, 0, 0, "folder of static files served at /", NULL},
         {"max-frame", OPT_INT, &g.cfg.max_frame, 256, 16 << 20,
-         "bytes of one client message; larger closes with 1009"},
+         "bytes of one client message; larger closes with 1009", NULL},
         {"max-text", OPT_INT, &g.cfg.max_text, 1, 1 << 20,
-         "code points of msg/dm text; more is too_large"},
-        {"max-nick", OPT_INT, &g.cfg.max_nick, 1, 255, "code points of a nick"},
-        {"max-room", OPT_INT, &g.cfg.max_room, 1, 255, "code points of a room name"},
+         "code points of msg/dm text; more is too_large", NULL},
+        {"max-nick", OPT_INT, &g.cfg.max_nick, 1, 255, "code points of a nick", NULL},
+        {"max-room", OPT_INT, &g.cfg.max_room, 1, 255, "code points of a room name", NULL},
         {"max-queue", OPT_INT, &g.cfg.max_queue, 4096, 1LL << 32,
-         "bytes queued to one client; more closes it with 1013"},
-        {"heartbeat", OPT_INT, &g.cfg.heartbeat_ms, 50, 60000, "ms between link heartbeats"},
+         "bytes queued to one client; more closes it with 1013", NULL},
+        {"heartbeat", OPT_INT, &g.cfg.heartbeat_ms, 50, 60000, "ms between link heartbeats", NULL},
         {"broker-timeout", OPT_INT, &g.cfg.broker_timeout_ms, 200, 600000,
-         "ms without a broker answer before commands get unavailable"},
-        {"hwm", OPT_INT, &g.cfg.hwm, 0, 100000000, "ZeroMQ high-water marks (messages)"},
-        {"log-level", OPT_STR, &log_level, 0, 0, "debug, info, warn or error"},
+         "ms without a broker answer before commands get unavailable", NULL},
+        {"hwm", OPT_INT, &g.cfg.hwm, 0, 100000000, "ZeroMQ high-water marks (messages)", NULL},
+        {"log-level", OPT_STR, &log_level, 0, 0, "debug, info, warn or error", NULL},
         {0},
     };
-    int rc =
-        opts_parse("chat-gateway", "The chat gateway: WebSocket clients in, ZeroMQ to the broker.",
-                   opts, argc, argv);
+    const struct opts_spec spec = {"chat-gateway",
+                                   "The chat gateway: WebSocket clients in, ZeroMQ to the broker.",
+                                   NULL, "CHAT_"};
+    int rc = opts_parse(&spec, opts, argc, argv);
     if (rc) return rc > 0 ? 0 : 2;
     if (log_set_level_name(log_level) < 0) {
         fprintf(stderr, "chat-gateway: --log-level must be debug, info, warn or error\n");
