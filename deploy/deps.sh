@@ -8,10 +8,14 @@ set -euo pipefail
 build_pkgs=(build-essential cmake pkg-config libwebsockets-dev libzmq3-dev libczmq-dev
   libprotobuf-c-dev protobuf-c-compiler libjansson-dev libsqlite3-dev libssl-dev uthash-dev
   sqlite3 curl)
-test_pkgs=(libcmocka-dev python3 python3-pytest python3-websockets clang)
+test_pkgs=(libcmocka-dev python3 python3-pytest python3-websockets clang chromium fonts-dejavu-core fonts-liberation)
 
 want=("${build_pkgs[@]}")
-[ "${1:-build}" = test ] && want+=("${test_pkgs[@]}")
+if [ "${1:-build}" = test ]; then
+  want+=("${test_pkgs[@]}")
+  # Node.js for the browser tests: Debian's unless one is installed already.
+  command -v node >/dev/null && command -v npm >/dev/null || want+=(nodejs npm)
+fi
 
 missing=()
 for p in "${want[@]}"; do

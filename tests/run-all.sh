@@ -2,6 +2,8 @@
 # run-all.sh: builds and runs every test suite; exits non-zero on any failure.
 #   1. release build: unit tests (cmocka) and end-to-end tests (pytest, real
 #      broker and gateways as processes)
+#      and browser tests (playwright-core driving Debian's Chromium against a
+#      real cluster; screenshots in build/browser-artifacts)
 #   2. ASan+UBSan build: the same suites under the sanitizers
 # Set CHAT_SKIP_SANITIZE=1 to skip step 2 while iterating.
 set -euo pipefail
@@ -9,6 +11,8 @@ cd "$(dirname "$0")/.."
 
 deploy/deps.sh test
 command -v curl >/dev/null || { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl >/dev/null; }
+echo "=== browser test tooling: npm ci (tests/browser)"
+(cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 
 status=0
 run_suite() { # name, build dir, cmake args...
