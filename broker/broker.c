@@ -1,8 +1,9 @@
 /* broker.c: the event loop, gateway bookkeeping and command dispatch.
  *
  * The loop waits on the ROUTER socket until the next timer (typing expiry,
- * the online-count push, the gateway liveness check), handles every message
- * that is ready, then runs the timers that are due. */
+ * the end of a session's grace period, the online-count push, the gateway
+ * liveness check), handles every message that is ready, then runs the
+ * timers that are due. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,7 @@ struct broker *broker_new(const struct broker_config *cfg)
     b->mono_ms = clock_mono_ms;
     rooms_init(&b->rooms, (size_t)cfg->ring);
     typing_init(&b->typing, (uint64_t)cfg->typing_timeout_ms);
+    grace_init(&b->grace, (uint64_t)cfg->grace_ms);
     if (cfg->history && strcmp(cfg->history, "none") != 0) {
         char err[512];
         struct store_config sc = {
@@ -78,12 +80,13 @@ static struct gateway *gateway_find(struct broker *b, const void *rid, size_t le
     return gw;
 }
 
-/* Ends every session on gw (connections lost: presence leaves go out). */
+/* Detaches every session on gw (connections lost: presence leaves go out;
+ * the sessions stay resumable on another gateway for the grace period). */
 static void gateway_drop_sessions(struct broker *b, struct gateway *gw)
 {
     struct session *s, *tmp;
     HASH_ITER(hh_conn, b->by_conn, s, tmp)
-    if (s->key.gw == gw) session_end(b, s);
+    if (s->key.gw == gw) session_detach(b, s);
 }
 
 static void gateway_destroy(struct broker *b, struct gateway *gw)
@@ -117,6 +120,7 @@ void broker_destroy(struct broker **bp)
     if (b->store) drain_store(b);
     struct gateway *gw, *tmp;
     HASH_ITER(hh, b->gateways, gw, tmp) gateway_destroy(b, gw);
+    sessions_clear(b);
     typing_clear(&b->typing);
     if (b->store) store_destroy(&b->store);
     rooms_clear(&b->rooms);
@@ -210,7 +214,9 @@ static int must_wait(const struct session *s, const Chat__Command *c)
 static void enqueue(struct broker *b, struct session *s, const Chat__Command *c)
 {
     size_t len = chat__command__get_packed_size(c);
-    struct queued *q = s->queued < QUEUE_MAX ? malloc(sizeof *q + len) : NULL;
+    /* A disconnect is never refused: the session must learn its connection is gone. */
+    int room = s->queued < QUEUE_MAX || c->cmd_case == CHAT__COMMAND__CMD_DISCONNECT;
+    struct queued *q = room ? malloc(sizeof *q + len) : NULL;
     if (!q) {
         send_error(b, s->key.gw, s->key.conn, c->id, "unavailable",
                    "too many commands waiting for history; slow down");
@@ -238,7 +244,8 @@ void session_drop_queue(struct session *s)
     s->queued = 0;
 }
 
-/* Handles one command. Returns 0 when it ended the session s. */
+/* Handles one command. Returns 0 when s no longer belongs to this connection
+ * (ended or detached). */
 static int run_command(struct broker *b, struct gateway *gw, struct session *s,
                        const Chat__Command *c)
 {
@@ -251,7 +258,10 @@ static int run_command(struct broker *b, struct gateway *gw, struct session *s,
         return 1;
     case CHAT__COMMAND__CMD_DISCONNECT:
         if (!s) return 1;
-        session_end(b, s);
+        if (c->disconnect->clean) /* close 1000: the client is done with the session */
+            session_end(b, s);
+        else
+            session_detach(b, s);
         return 0;
     default:
         break;
@@ -397,6 +407,7 @@ static void run_timers(struct broker *b)
         send_typing(b, e, 0);
         typing_remove(&b->typing, e);
     }
+    sessions_expire(b);
     if (now >= b->next_online_ms) {
         b->next_online_ms = now + (uint64_t)b->cfg.online_interval_ms;
         Chat__Online o = CHAT__ONLINE__INIT;
@@ -425,6 +436,8 @@ static long next_timeout(struct broker *b)
     uint64_t now = b->mono_ms(), next = b->next_online_ms;
     if (b->next_gw_check_ms < next) next = b->next_gw_check_ms;
     uint64_t t = typing_next_expiry(&b->typing);
+    if (t < next) next = t;
+    t = grace_next_expiry(&b->grace);
     if (t < next) next = t;
     return next <= now ? 0 : (long)(next - now);
 }

@@ -14,6 +14,7 @@
 
 #include "chat.pb-c.h"
 #include "dedupe.h"
+#include "grace.h"
 #include "nicks.h"
 #include "rooms.h"
 #include "typing.h"
@@ -33,6 +34,7 @@ struct broker_config {
     long long retain_messages;    /* per room, 0: all */
     long long retain_days;        /* 0: forever */
     long long replay_max;         /* messages replayed by one join since */
+    long long grace_ms;           /* a dropped session stays resumable this long; 0: no resume */
 };
 
 /* A connected gateway, known from its GatewayHello. */
@@ -56,12 +58,18 @@ struct conn_key {
     uint64_t conn;
 };
 
+/* A session is live (key.gw set, in by_conn) or detached: its connection
+ * ended without a clean close and it waits in the grace list for a resume,
+ * with its nick reserved, out of its rooms (remembered in `held`). */
 struct session {
-    struct conn_key key; /* where it is connected */
+    struct conn_key key; /* where it is connected; gw NULL while detached */
     char token[33];      /* the opaque session string given to the client */
     char *nick;
-    struct member *rooms; /* rooms joined (rooms.h, hh_who) */
+    struct member *rooms; /* rooms joined (rooms.h, hh_who); none while detached */
     unsigned nrooms;
+    struct room **held; /* while detached: the rooms to restore on resume, in join order */
+    unsigned nheld;
+    struct grace_entry grace; /* held in broker.grace while detached */
     struct dedupe dedupe;
     unsigned mark;    /* visit mark for one fan-out (struct broker.mark) */
     unsigned pending; /* its messages and barriers in flight through the store */
@@ -81,13 +89,14 @@ struct broker {
     struct nicks nicks;
     struct rooms rooms;
     struct typing typing;
+    struct grace grace;        /* detached sessions, oldest first */
     struct store *store;       /* NULL: history in memory only */
     unsigned pending;          /* items in flight through the store */
     int store_failed;          /* a commit failed: waiting for in-flight items to drain */
     uint64_t (*mono_ms)(void); /* the monotonic clock (tests inject their own) */
     unsigned online;           /* identified sessions with a live connection */
     unsigned mark;
-    struct session *ending; /* the session session_end() is tearing down */
+    struct session *ending; /* the session being taken off its connection */
     uint64_t next_online_ms, next_gw_check_ms;
     /* Counters (metrics come with the operations issue). */
     uint64_t commands, send_drops;
@@ -110,8 +119,21 @@ struct session *session_by_conn(struct broker *b, struct gateway *gw, uint64_t c
 /* The session with this token (the string given to the client), or NULL. */
 struct session *session_by_token(struct broker *b, const char *token);
 struct session *session_new(struct broker *b, struct gateway *gw, uint64_t conn, const char *nick);
-/* Ends a session: typing stops, presence leaves, nick freed. */
+/* Ends a session (live or detached): typing stops, presence leaves, nick freed. */
 void session_end(struct broker *b, struct session *s);
+/* The connection of a live session ended without a clean close: typing
+ * stops and presence leaves go out as for an end, but the session is held
+ * for --grace ms with its nick, rooms and dedupe memory (ended at once when
+ * --grace is 0). */
+void session_detach(struct broker *b, struct session *s);
+/* s (live on another connection, or detached) goes on at (gw, conn). A live
+ * s is taken off its old connection first, which is told to close with 4001.
+ * Its rooms are in s->held afterwards, for the caller to restore. */
+void session_move(struct broker *b, struct session *s, struct gateway *gw, uint64_t conn);
+/* Ends the detached sessions whose grace period is over. */
+void sessions_expire(struct broker *b);
+/* Ends every session (shutdown). */
+void sessions_clear(struct broker *b);
 
 /* send.c: every event leaves through these. */
 void send_down(struct broker *b, struct gateway *gw, Chat__Downstream *d);
@@ -128,10 +150,17 @@ void send_error(struct broker *b, struct gateway *gw, uint64_t conn, const char 
                 const char *code, const char *message);
 void send_presence(struct broker *b, struct room *r, struct session *s, int join);
 void send_typing(struct broker *b, struct typing_entry *e, int active);
+/* Tells s's gateway to close its connection with this WebSocket code. */
+void send_close(struct broker *b, struct session *s, uint32_t code, const char *reason);
 
 /* Command handlers (cmd_*.c). s is NULL when the connection is not identified. */
 void cmd_hello(struct broker *b, struct gateway *gw, const Chat__Command *c);
 void cmd_join(struct broker *b, struct session *s, const Chat__Command *c);
+/* Puts s in r: `joined` to s (with the replay of seq > since when has_since,
+ * id echoed when non-NULL), then a presence join to the room when s was not
+ * in it. Returns -1 on OOM (nothing sent). */
+int cmd_join_room(struct broker *b, struct session *s, struct room *r, int has_since,
+                  uint64_t since, const char *id);
 void cmd_leave(struct broker *b, struct session *s, const Chat__Command *c);
 void cmd_msg(struct broker *b, struct session *s, const Chat__Command *c);
 void cmd_dm(struct broker *b, struct session *s, const Chat__Command *c);

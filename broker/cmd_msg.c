@@ -26,10 +26,12 @@ void cmd_msg(struct broker *b, struct session *s, const Chat__Command *c)
                    "history is unavailable; the message was not accepted");
 }
 
-/* The live session holding nick, or NULL. */
+/* The live session holding nick, or NULL (a detached session holds its nick
+ * but has no connection: DMs are live). */
 static struct session *live_nick(struct broker *b, const char *nick)
 {
-    return nicks_owner(&b->nicks, nick);
+    struct session *s = nicks_owner(&b->nicks, nick);
+    return s && s->key.gw ? s : NULL;
 }
 
 void cmd_dm(struct broker *b, struct session *s, const Chat__Command *c)

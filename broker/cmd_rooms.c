@@ -38,6 +38,17 @@ done:
     msg_list_clear(&replay);
 }
 
+int cmd_join_room(struct broker *b, struct session *s, struct room *r, int has_since,
+                  uint64_t since, const char *id)
+{
+    int added = rooms_add(r, s, s->key.gw, &s->rooms);
+    if (added < 0) return -1;
+    if (added) s->nrooms++;
+    send_joined(b, s, r, has_since, since, id);
+    if (added) send_presence(b, r, s, 1);
+    return 0;
+}
+
 void cmd_join(struct broker *b, struct session *s, const Chat__Command *c)
 {
     const Chat__Join *jn = c->join;
@@ -48,11 +59,7 @@ void cmd_join(struct broker *b, struct session *s, const Chat__Command *c)
         return;
     }
     if (!r && !(r = rooms_get(&b->rooms, jn->room))) goto oom;
-    int added = rooms_add(r, s, s->key.gw, &s->rooms);
-    if (added < 0) goto oom;
-    if (added) s->nrooms++;
-    send_joined(b, s, r, jn->has_since, jn->since, c->id);
-    if (added) send_presence(b, r, s, 1);
+    if (cmd_join_room(b, s, r, jn->has_since, jn->since, c->id) < 0) goto oom;
     return;
 oom:
     log_error("join_oom", "room=%s", jn->room);

@@ -32,6 +32,7 @@ int main(int argc, char **argv)
         .retain_messages = 0,
         .retain_days = 0,
         .replay_max = 10000,
+        .grace_ms = 30000,
     };
     const char *log_level = "info";
     const struct opt opts[] = {
@@ -59,6 +60,8 @@ int main(int argc, char **argv)
          "days messages are kept in SQLite (0: forever)", NULL},
         {"replay-max", OPT_INT, &cfg.replay_max, 1, 10000000,
          "messages replayed by one join with since (the newest)", NULL},
+        {"grace", OPT_INT, &cfg.grace_ms, 0, 86400000,
+         "ms a dropped session stays resumable, its nick reserved (0: no resume)", NULL},
         {"log-level", OPT_STR, &log_level, 0, 0, "debug, info, warn or error", NULL},
         {0},
     };

@@ -15,7 +15,7 @@
 
 void send_down(struct broker *b, struct gateway *gw, Chat__Downstream *d)
 {
-    if (gw->dead) return;
+    if (!gw || gw->dead) return; /* no gateway: a detached session (its answers are lost) */
     uint8_t stack[4096];
     size_t len = chat__downstream__get_packed_size(d);
     uint8_t *buf = len <= sizeof stack ? stack : malloc(len);
@@ -157,6 +157,17 @@ void send_typing(struct broker *b, struct typing_entry *e, int active)
         t.room = r->name;
         send_to_room(b, r, &ev, from);
     }
+}
+
+void send_close(struct broker *b, struct session *s, uint32_t code, const char *reason)
+{
+    Chat__Close cl = CHAT__CLOSE__INIT;
+    cl.code = code;
+    cl.reason = (char *)reason;
+    Chat__Event ev = CHAT__EVENT__INIT;
+    ev.ev_case = CHAT__EVENT__EV_CLOSE;
+    ev.close = &cl;
+    send_to(b, s, &ev, NULL);
 }
 
 void send_synced(struct broker *b, struct gateway *gw, uint64_t conn, uint32_t tag)

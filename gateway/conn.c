@@ -156,9 +156,11 @@ static void queue_drop_all(struct conn *c)
 int conn_writable(struct gw *g, struct conn *c)
 {
     if (c->close_code) {
-        static const char *const reasons[] = {"", "too slow to read", "service restarting"};
+        static const char *const reasons[] = {"", "too slow to read", "service restarting",
+                                              "session taken over"};
         const char *why = c->close_code == 1013   ? reasons[1]
                           : c->close_code == 1012 ? reasons[2]
+                          : c->close_code == 4001 ? reasons[3]
                                                   : reasons[0];
         queue_drop_all(c);
         lws_close_reason(c->wsi, (enum lws_close_status)c->close_code, (unsigned char *)why,
@@ -184,6 +186,9 @@ int conn_writable(struct gw *g, struct conn *c)
 void conn_report_closed(struct gw *g, struct conn *c, int clean)
 {
     if (c->state == CONN_NEW || g->stopping) return;
+    /* A client that never saw its welcome does not know the session string
+     * and cannot resume: end the session at once so its nick is free again. */
+    if (c->state == CONN_HELLO_SENT) clean = 1;
     link_send_disconnect(g->link, c->id, clean);
     c->state = CONN_NEW; /* reported once */
 }
@@ -211,6 +216,8 @@ void conn_release(struct gw *g, struct conn *c)
 int conn_on_message(struct gw *g, struct conn *c, const char *buf, size_t len, int binary)
 {
     g->frames_in++;
+    /* Closing: nothing more is read (a taken-over connection must not identify again). */
+    if (c->close_code) return 0;
     if (binary) {
         conn_error(g, c, "bad_request", "binary frames are not accepted; send JSON text frames",
                    NULL);
@@ -228,16 +235,22 @@ int conn_on_message(struct gw *g, struct conn *c, const char *buf, size_t len, i
     case CODEC_ERROR:
         conn_error(g, c, cmd.err_code, cmd.err_msg, cmd.id);
         break;
-    case CODEC_FORWARD:
+    case CODEC_FORWARD: {
         cmd.cmd.conn = c->id;
+        /* Marked before the send: the send drains the link, so the broker's
+         * answer (welcome) may be handled before link_send_command returns. */
+        enum conn_state was = c->state;
+        int hello = cmd.cmd.cmd_case == CHAT__COMMAND__CMD_HELLO;
+        if (hello) c->state = CONN_HELLO_SENT;
         if (link_send_command(g->link, &cmd.cmd) < 0) {
+            if (hello && c->state == CONN_HELLO_SENT) c->state = was;
             conn_error(g, c, "unavailable", "the broker is unavailable; nothing was accepted",
                        cmd.id);
             break;
         }
         c->sent++;
-        if (cmd.cmd.cmd_case == CHAT__COMMAND__CMD_HELLO) c->state = CONN_HELLO_SENT;
         break;
+    }
     }
     codec_cmd_clear(&cmd);
     return 0;

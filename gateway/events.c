@@ -2,9 +2,10 @@
  *
  * Each event is rendered to JSON once, then the same frame is queued on
  * every target connection. Events that change what the gateway knows about
- * a connection (welcome, joined, left, a nick ack, a failed hello) update
- * that first, so a room event following a `joined` already reaches the
- * joiner. */
+ * a connection (welcome, joined, left, a nick ack, a failed hello, a close)
+ * update that first, so a room event following a `joined` already reaches
+ * the joiner. A resumed session arrives as a `welcome` followed by one
+ * `joined` per restored room, each handled like an ordinary join. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,6 +48,11 @@ static void note(struct gw *g, struct conn *c, const Chat__Event *ev)
             c->state = CONN_NEW;
         break;
     case CHAT__EVENT__EV_CLOSE:
+        /* The broker has let go of this connection's session (4001: it was
+         * resumed elsewhere): out of its rooms now, identified no more, and
+         * nothing to report when it closes. */
+        lrooms_remove_all(&g->rooms, &c->rooms);
+        c->state = CONN_NEW;
         conn_close(g, c, (uint16_t)ev->close->code);
         break;
     case CHAT__EVENT__EV_SYNCED:

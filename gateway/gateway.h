@@ -97,7 +97,8 @@ void conn_flush_held(struct gw *g, struct conn *c);
 void conn_close(struct gw *g, struct conn *c, uint16_t code);
 /* Writes queued frames; returns -1 when the connection must close. */
 int conn_writable(struct gw *g, struct conn *c);
-/* Tells the broker the connection is gone (clean: the client closed with 1000). */
+/* Tells the broker the connection is gone (clean: the client closed with 1000,
+ * or never got its welcome; the session then ends at once, no grace). */
 void conn_report_closed(struct gw *g, struct conn *c, int clean);
 /* Frees everything the connection holds (at close). */
 void conn_release(struct gw *g, struct conn *c);
