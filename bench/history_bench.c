@@ -47,6 +47,7 @@
 #include "opts.h"
 #include "load.h"
 #include "report.h"
+#include "signals.h"
 
 #ifndef CHAT_BROKER_DEFAULT
 #define CHAT_BROKER_DEFAULT "chat-broker"
@@ -305,13 +306,7 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGALRM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    signals_install(on_signal);
     alarm((unsigned)cfg.timeout_s);
 
     char tmp[4096];

@@ -3,21 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fmt.h"
 #include "report.h"
-
-/* 1234567 -> "1,234,567" */
-static const char *grouped(double v, char *buf, size_t len)
-{
-    char raw[32];
-    snprintf(raw, sizeof raw, "%.0f", v < 0 ? 0 : v);
-    size_t n = strlen(raw), o = 0;
-    for (size_t i = 0; i < n && o + 2 < len; i++) {
-        if (i && (n - i) % 3 == 0) buf[o++] = ',';
-        buf[o++] = raw[i];
-    }
-    buf[o] = '\0';
-    return buf;
-}
 
 static void json_str(FILE *f, const char *s)
 {
@@ -93,7 +80,7 @@ void report_table(const struct config *cfg, const char *tmp, const struct broker
            cfg->duration_s, cfg->warmup_s, cfg->rate, tmp, brokerproc_fs_name(tmp), fp->p50_ms,
            fp->p99_ms, fp->n);
     char rate_label[32];
-    snprintf(rate_label, sizeof rate_label, "at %s/s", grouped((double)cfg->rate, a, sizeof a));
+    snprintf(rate_label, sizeof rate_label, "at %s/s", fmt_grouped((double)cfg->rate, a, sizeof a));
     printf("%-7s | %15s | %10s | %10s | %10s | %-21s\n", "mode", "committed msg/s", "ack p50 ms",
            "ack p99 ms", "ack max ms", "ratio vs off");
     printf("%-7s | %15s | %10s | %10s | %10s | %-21s\n", "", "(full speed)", rate_label, rate_label,
@@ -109,7 +96,7 @@ void report_table(const struct config *cfg, const char *tmp, const struct broker
         }
         /* "-" for what was not measured (--phases, or no off to compare with) */
         char tp[32] = "-", p50[16] = "-", p99[16] = "-", max[16] = "-", rt[16] = "-", rp[16] = "-";
-        if (cfg->do_tput) grouped(tput_of(r), tp, sizeof tp);
+        if (cfg->do_tput) fmt_grouped(tput_of(r), tp, sizeof tp);
         if (cfg->do_rate) {
             snprintf(p50, sizeof p50, "%.3f", r->rate.lat.p50_ms);
             snprintf(p99, sizeof p99, "%.3f", r->rate.lat.p99_ms);
@@ -125,11 +112,11 @@ void report_table(const struct config *cfg, const char *tmp, const struct broker
     printf("\ntargets:\n");
     if (t->have_normal)
         printf("  normal: committed msg/s >= %s: %s  %s\n",
-               grouped(cfg->target_normal_tput, a, sizeof a),
-               grouped(t->normal_tput, bbuf, sizeof bbuf), t->normal_pass ? "PASS" : "MISS");
+               fmt_grouped(cfg->target_normal_tput, a, sizeof a),
+               fmt_grouped(t->normal_tput, bbuf, sizeof bbuf), t->normal_pass ? "PASS" : "MISS");
     else
         printf("  normal: committed msg/s >= %s: not measured\n",
-               grouped(cfg->target_normal_tput, a, sizeof a));
+               fmt_grouped(cfg->target_normal_tput, a, sizeof a));
     if (t->have_full)
         printf("  full: ack p99 at %lld msg/s within %.1fx of off: %.3f ms vs %.3f ms = %.2fx  "
                "%s\n",
