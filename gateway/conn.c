@@ -241,7 +241,10 @@ int conn_on_message(struct gw *g, struct conn *c, const char *buf, size_t len, i
          * answer (welcome) may be handled before link_send_command returns. */
         enum conn_state was = c->state;
         int hello = cmd.cmd.cmd_case == CHAT__COMMAND__CMD_HELLO;
-        if (hello) c->state = CONN_HELLO_SENT;
+        if (hello) {
+            c->state = CONN_HELLO_SENT;
+            c->epoch = g->link_epoch;
+        }
         if (link_send_command(g->link, &cmd.cmd) < 0) {
             if (hello && c->state == CONN_HELLO_SENT) c->state = was;
             conn_error(g, c, "unavailable", "the broker is unavailable; nothing was accepted",

@@ -147,11 +147,11 @@ void events_link_down(struct gw *g)
     for (struct conn *c = g->conns; c; c = c->hh.next) conn_flush_held(g, c);
 }
 
-void events_reset_sessions(struct gw *g)
+void events_reset_sessions(struct gw *g, int all)
 {
     unsigned n = 0;
     for (struct conn *c = g->conns; c; c = c->hh.next) {
-        if (c->state == CONN_NEW) continue;
+        if (c->state == CONN_NEW || (!all && c->epoch == g->link_epoch)) continue;
         lrooms_remove_all(&g->rooms, &c->rooms);
         c->state = CONN_NEW;
         conn_close(g, c, 1012);

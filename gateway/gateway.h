@@ -43,6 +43,7 @@ struct conn {
     uint32_t last_online;  /* the last online count this client was sent */
     uint16_t close_code;   /* non-zero: close at the next writable */
     uint8_t peer_clean;    /* the client closed with 1000 */
+    uint32_t epoch;        /* gw.link_epoch when its hello went to the broker */
     /* Outgoing frames: a ring of shared frame references. */
     struct frame **q;
     uint32_t qcap, qhead, qlen;
@@ -73,6 +74,10 @@ struct gw {
     uint64_t instance;
     unsigned nconns;
     int stopping; /* shutting down: connections no longer report to the broker */
+    /* Counts the link's hellos to the broker. A broker that answers one with
+     * "registered" (it did not know us) holds no session of a client that
+     * identified before that hello; those that identified after are its own. */
+    uint32_t link_epoch;
     /* Counters (exported as metrics by the operations work). */
     uint64_t slow_closes, frames_in, frames_out;
 };
@@ -109,7 +114,9 @@ struct conn *conn_by_id(struct gw *g, uint64_t id);
 /* events.c: one broker event to its local recipients. */
 void events_deliver(struct gw *g, const Chat__Event *ev);
 /* The broker is gone or forgot us: every identified client must identify again. */
-void events_reset_sessions(struct gw *g);
+/* Closes identified clients with 1012 (their broker sessions are gone): all
+ * of them, or only those that identified before the latest link hello. */
+void events_reset_sessions(struct gw *g, int all);
 /* The link is down: nothing in flight will be answered; release held answers. */
 void events_link_down(struct gw *g);
 

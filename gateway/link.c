@@ -113,6 +113,7 @@ static void send_hello(struct link *l)
     Chat__Upstream up = CHAT__UPSTREAM__INIT;
     up.body_case = CHAT__UPSTREAM__BODY_HELLO;
     up.hello = &h;
+    l->g->link_epoch++;
     send_up(l, &up);
 }
 
@@ -147,7 +148,7 @@ static void new_broker(struct link *l, uint64_t instance)
     if (l->broker_instance && l->broker_instance != instance) {
         log_warn("broker_restarted", "old=%016llx new=%016llx",
                  (unsigned long long)l->broker_instance, (unsigned long long)instance);
-        events_reset_sessions(l->g);
+        events_reset_sessions(l->g, 1);
     }
     l->broker_instance = instance;
 }
@@ -162,7 +163,7 @@ static void handle(struct link *l, const uint8_t *data, size_t len)
     switch (d->body_case) {
     case CHAT__DOWNSTREAM__BODY_HEARTBEAT:
         new_broker(l, d->heartbeat->instance);
-        if (d->heartbeat->registered) events_reset_sessions(l->g); /* it holds none of ours */
+        if (d->heartbeat->registered) events_reset_sessions(l->g, 0); /* it holds none of ours */
         l->last_heard_ms = clock_mono_ms();
         if (d->heartbeat->has_sent_us) l->rtt_us = clock_mono_us() - d->heartbeat->sent_us;
         set_up(l, 1);
@@ -171,7 +172,7 @@ static void handle(struct link *l, const uint8_t *data, size_t len)
     case CHAT__DOWNSTREAM__BODY_RESET:
         log_warn("broker_reset", "broker_instance=%016llx", (unsigned long long)d->reset->instance);
         l->broker_instance = d->reset->instance;
-        events_reset_sessions(l->g);
+        events_reset_sessions(l->g, 1);
         send_hello(l);
         break;
     case CHAT__DOWNSTREAM__BODY_EVENT:
