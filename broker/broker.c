@@ -67,6 +67,10 @@ struct broker *broker_new(const struct broker_config *cfg)
     }
     log_info("broker_listening", "listen=%s instance=%016llx", cfg->listen,
              (unsigned long long)b->instance);
+    if (cfg->http_port) {
+        struct http_handler h = {b, broker_metrics, broker_ready};
+        if (!(b->http = http_start(cfg->http_bind, (int)cfg->http_port, &h))) goto fail;
+    }
     return b;
 fail:
     broker_destroy(&b);
@@ -123,6 +127,7 @@ void broker_destroy(struct broker **bp)
     sessions_clear(b);
     typing_clear(&b->typing);
     if (b->store) store_destroy(&b->store);
+    http_stop(&b->http);
     rooms_clear(&b->rooms);
     nicks_clear(&b->nicks);
     if (b->router) zmq_close(b->router);
@@ -321,6 +326,7 @@ void broker_run_queue(struct broker *b, struct session *s)
 static void dispatch(struct broker *b, struct gateway *gw, const Chat__Command *c)
 {
     b->commands++;
+    b->stats.commands[c->cmd_case < BROKER_NCMDS ? c->cmd_case : 0]++;
     struct session *s = session_by_conn(b, gw, c->conn);
     if (s && must_wait(s, c))
         enqueue(b, s, c);
@@ -408,6 +414,7 @@ static void run_timers(struct broker *b)
         typing_remove(&b->typing, e);
     }
     sessions_expire(b);
+    broker_metrics_tick(b);
     if (now >= b->next_online_ms) {
         b->next_online_ms = now + (uint64_t)b->cfg.online_interval_ms;
         Chat__Online o = CHAT__ONLINE__INIT;
@@ -424,6 +431,7 @@ static void run_timers(struct broker *b)
         HASH_ITER(hh, b->gateways, gw, tmp)
         {
             if (now - gw->last_seen_ms < (uint64_t)b->cfg.gateway_timeout_ms) continue;
+            b->stats.gateways_lost++;
             log_warn("gateway_lost", "gateway=%s silent_ms=%llu sessions=%u", gw->id,
                      (unsigned long long)(now - gw->last_seen_ms), gw->sessions);
             gateway_destroy(b, gw);
@@ -467,10 +475,16 @@ done:
 
 int broker_run(struct broker *b, volatile sig_atomic_t *stop)
 {
-    zmq_pollitem_t items[2] = {{b->router, 0, ZMQ_POLLIN, 0},
-                               {NULL, b->store ? store_fd(b->store) : -1, ZMQ_POLLIN, 0}};
+    /* The HTTP listener's descriptor goes last, so it can be left out. */
+    zmq_pollitem_t items[3] = {{b->router, 0, ZMQ_POLLIN, 0},
+                               {NULL, b->store ? store_fd(b->store) : -1, ZMQ_POLLIN, 0},
+                               {NULL, b->http ? http_fd(b->http) : -1, ZMQ_POLLIN, 0}};
+    if (!b->store) items[1] = items[2];
+    int nitems = 1 + !!b->store + !!b->http;
     while (!*stop) {
-        int rc = zmq_poll(items, b->store ? 2 : 1, next_timeout(b));
+        long timeout = next_timeout(b);
+        if (b->http && (timeout < 0 || timeout > 1000)) timeout = 1000; /* its own timeouts */
+        int rc = zmq_poll(items, nitems, timeout);
         if (rc < 0 && errno != EINTR) {
             log_error("poll_failed", "reason=\"%s\"", zmq_strerror(errno));
             return -1;
@@ -478,6 +492,7 @@ int broker_run(struct broker *b, volatile sig_atomic_t *stop)
         /* Bounded batch, so timers run even under a flood. */
         for (int i = 0; i < 4096 && recv_one(b); i++) continue;
         if (b->store) history_completions(b);
+        if (b->http) http_run(b->http);
         run_timers(b);
     }
     return 0;

@@ -15,6 +15,8 @@
 #include "chat.pb-c.h"
 #include "dedupe.h"
 #include "grace.h"
+#include "http.h"
+#include "metrics.h"
 #include "nicks.h"
 #include "rooms.h"
 #include "typing.h"
@@ -35,6 +37,19 @@ struct broker_config {
     long long retain_days;        /* 0: forever */
     long long replay_max;         /* messages replayed by one join since */
     long long grace_ms;           /* a dropped session stays resumable this long; 0: no resume */
+    long long http_port;          /* /metrics, /healthz, /readyz; 0: no HTTP listener */
+    const char *http_bind;        /* address of the HTTP listener; empty: all */
+};
+
+/* Counters for /metrics (metrics.c). */
+#define BROKER_NCMDS 32
+struct broker_stats {
+    uint64_t commands[BROKER_NCMDS]; /* by Chat__Command cmd_case */
+    uint64_t errors[CHAT_NCODES];    /* error events sent, by code */
+    uint64_t messages, dms;          /* room messages and DMs accepted */
+    uint64_t gateways_lost;          /* declared dead after --gateway-timeout */
+    uint64_t rate_base, rate_base_ms, next_rate_ms;
+    double rate; /* room messages per second over the last few seconds */
 };
 
 /* A connected gateway, known from its GatewayHello. */
@@ -98,8 +113,9 @@ struct broker {
     unsigned mark;
     struct session *ending; /* the session being taken off its connection */
     uint64_t next_online_ms, next_gw_check_ms;
-    /* Counters (metrics come with the operations issue). */
+    struct http *http; /* NULL: no HTTP listener */
     uint64_t commands, send_drops;
+    struct broker_stats stats;
 };
 
 /* Binds the socket; returns NULL (after a log line) on failure. */
@@ -113,6 +129,12 @@ int broker_run(struct broker *b, volatile sig_atomic_t *stop);
  * (exposed for tests and fuzzing: the loop calls it for each message). */
 void broker_handle(struct broker *b, const void *rid, size_t rid_len, const uint8_t *data,
                    size_t len);
+
+/* metrics.c: the Prometheus text of the broker, and readiness. */
+void broker_metrics(void *b, struct mbuf *out);
+int broker_ready(void *b);
+/* Updates the messages/s figure (called from the timers). */
+void broker_metrics_tick(struct broker *b);
 
 /* sessions.c */
 struct session *session_by_conn(struct broker *b, struct gateway *gw, uint64_t conn);

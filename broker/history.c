@@ -52,6 +52,7 @@ void history_ack(struct broker *b, struct session *s, const char *id, const stru
                  uint64_t seq, uint64_t ts)
 {
     send_ack(b, s, id, r, seq, ts);
+    if (!r) b->stats.dms++;
 }
 
 /* The message is committed: into the ring, out to the room, acked. */
@@ -61,6 +62,7 @@ static void deliver(struct broker *b, struct room *r, uint64_t seq, uint64_t ts,
     if (ring_push(&r->ring, seq, ts, nick, text) < 0)
         log_error("ring_oom", "room=%s seq=%llu", r->name, (unsigned long long)seq);
     r->committed = seq;
+    b->stats.messages++;
     Chat__MsgEvent m = CHAT__MSG_EVENT__INIT;
     m.room = r->name;
     m.seq = seq;

@@ -33,6 +33,8 @@ int main(int argc, char **argv)
         .retain_days = 0,
         .replay_max = 10000,
         .grace_ms = 30000,
+        .http_port = 0,
+        .http_bind = "",
     };
     const char *log_level = "info";
     const struct opt opts[] = {
@@ -62,6 +64,10 @@ int main(int argc, char **argv)
          "messages replayed by one join with since (the newest)", NULL},
         {"grace", OPT_INT, &cfg.grace_ms, 0, 86400000,
          "ms a dropped session stays resumable, its nick reserved (0: no resume)", NULL},
+        {"http-port", OPT_INT, &cfg.http_port, 0, 65535,
+         "port of /metrics, /healthz and /readyz (0: no HTTP listener)", NULL},
+        {"http-bind", OPT_STR, &cfg.http_bind, 0, 0,
+         "IPv4 address of the HTTP listener; empty: all addresses", NULL},
         {"log-level", OPT_STR, &log_level, 0, 0, "debug, info, warn or error", NULL},
         {0},
     };

@@ -116,6 +116,7 @@ void batch_send(struct broker *b, Chat__Event *ev)
 void send_error(struct broker *b, struct gateway *gw, uint64_t conn, const char *id,
                 const char *code, const char *message)
 {
+    b->stats.errors[chat_error_index(code)]++;
     Chat__Error err = CHAT__ERROR__INIT;
     err.code = (char *)code;
     err.message = (char *)message;

@@ -7,6 +7,7 @@ set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config libwebsockets-dev libzmq3-dev libczmq-dev
   libprotobuf-c-dev protobuf-c-compiler libjansson-dev libsqlite3-dev libssl-dev uthash-dev
+  libmicrohttpd-dev
   sqlite3 curl)
 test_pkgs=(libcmocka-dev python3 python3-pytest python3-websockets clang chromium fonts-dejavu-core fonts-liberation)
 

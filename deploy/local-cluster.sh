@@ -6,6 +6,7 @@
 # Environment (all optional):
 #   CHAT_PORT_A, CHAT_PORT_B   gateway ports (8080, 8081)
 #   CHAT_BROKER_PORT           broker port (5555)
+#   CHAT_METRICS_PORT          broker's /metrics, /healthz, /readyz (9090)
 #   CHAT_BIND                  address the gateways listen on (127.0.0.1;
 #                              0.0.0.0 to reach them from other machines)
 #   CHAT_DATA                  folder of the history database (./data)
@@ -20,13 +21,14 @@ deploy/build.sh build
 port_a=${CHAT_PORT_A:-8080}
 port_b=${CHAT_PORT_B:-8081}
 broker_port=${CHAT_BROKER_PORT:-5555}
+metrics_port=${CHAT_METRICS_PORT:-9090}
 bind=${CHAT_BIND:-127.0.0.1}
 data=${CHAT_DATA:-$root/data}
 endpoint="tcp://127.0.0.1:$broker_port"
 mkdir -p "$data"
 
 # Flags and environment of the calling shell must not leak into the children.
-unset CHAT_LISTEN CHAT_BROKER CHAT_PORT CHAT_ID CHAT_WEB CHAT_HISTORY
+unset CHAT_LISTEN CHAT_BROKER CHAT_PORT CHAT_ID CHAT_WEB CHAT_HISTORY CHAT_HTTP_PORT CHAT_HTTP_BIND
 
 declare -A names
 pids=()
@@ -50,7 +52,8 @@ start() { # name, command...
   names[$!]=$name
 }
 
-start broker build/chat-broker --listen "$endpoint" --history "$data/chat.db"
+start broker build/chat-broker --listen "$endpoint" --history "$data/chat.db" \
+  --http-port "$metrics_port" --http-bind 127.0.0.1
 start gw-a build/chat-gateway --bind "$bind" --port "$port_a" --broker "$endpoint" --id gw-a \
   --web "$root/gateway/web"
 start gw-b build/chat-gateway --bind "$bind" --port "$port_b" --broker "$endpoint" --id gw-b \
@@ -86,6 +89,8 @@ cat <<MSG
     http://$host:$port_a/   (gateway gw-a)
     http://$host:$port_b/   (gateway gw-b)
   History: $data/chat.db
+  Metrics: http://127.0.0.1:$port_a/metrics, http://127.0.0.1:$port_b/metrics (gateways),
+           http://127.0.0.1:$metrics_port/metrics (broker)
   Open one in each browser tab to chat across gateways. Ctrl-C stops everything.
 
 MSG

@@ -37,7 +37,7 @@ void conn_send(struct gw *g, struct conn *c, struct frame *f, int reply)
 {
     if (!f || c->close_code) return;
     if (!reply && c->qlen && c->qbytes + f->len > (size_t)g->cfg.max_queue) {
-        g->slow_closes++;
+        g->stats.slow_closes++;
         log_warn("slow_reader_closed", "conn=%llu queued_bytes=%zu", (unsigned long long)c->id,
                  c->qbytes);
         conn_close(g, c, 1013);
@@ -132,15 +132,9 @@ void conn_flush_held(struct gw *g, struct conn *c)
 void conn_error(struct gw *g, struct conn *c, const char *code, const char *message, const char *id)
 {
     struct frame *f = render_error(code, message, id, -1);
+    metrics_error(g, code);
     conn_reply_local(g, c, f);
     if (f) frame_unref(f);
-}
-
-void conn_close(struct gw *g, struct conn *c, uint16_t code)
-{
-    (void)g;
-    if (!c->close_code) c->close_code = code;
-    lws_callback_on_writable(c->wsi);
 }
 
 static void queue_drop_all(struct conn *c)
@@ -153,6 +147,24 @@ static void queue_drop_all(struct conn *c)
     c->qbytes = 0;
 }
 
+/* Seconds a closing connection gets to take its close frame before it is
+ * dropped (a slow reader's socket may never become writable again). */
+#define CLOSE_GRACE_S 2
+
+void conn_close(struct gw *g, struct conn *c, uint16_t code)
+{
+    if (c->close_code) return; /* the first reason stands */
+    c->close_code = code;
+    metrics_close(g, code);
+    /* Nothing queued goes out any more: free it now. The broker hears now
+     * too (a no-op for connections already unidentified, as after 1012 or
+     * 4001): the session is detached, out of its rooms, and resumable. */
+    queue_drop_all(c);
+    conn_report_closed(g, c, 0);
+    lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, CLOSE_GRACE_S);
+    lws_callback_on_writable(c->wsi);
+}
+
 int conn_writable(struct gw *g, struct conn *c)
 {
     if (c->close_code) {
@@ -162,7 +174,6 @@ int conn_writable(struct gw *g, struct conn *c)
                           : c->close_code == 1012 ? reasons[2]
                           : c->close_code == 4001 ? reasons[3]
                                                   : reasons[0];
-        queue_drop_all(c);
         lws_close_reason(c->wsi, (enum lws_close_status)c->close_code, (unsigned char *)why,
                          strlen(why));
         return -1;
@@ -175,8 +186,9 @@ int conn_writable(struct gw *g, struct conn *c)
         c->qhead = (c->qhead + 1) % c->qcap;
         c->qlen--;
         c->qbytes -= f->len;
+        g->stats.frames_out[f->kind < GW_NKINDS ? f->kind : 0]++;
+        g->stats.bytes_out += f->len;
         frame_unref(f);
-        g->frames_out++;
         if (lws_send_pipe_choked(c->wsi)) break;
     }
     if (c->qlen) lws_callback_on_writable(c->wsi);
@@ -215,16 +227,20 @@ void conn_release(struct gw *g, struct conn *c)
 
 int conn_on_message(struct gw *g, struct conn *c, const char *buf, size_t len, int binary)
 {
-    g->frames_in++;
     /* Closing: nothing more is read (a taken-over connection must not identify again). */
     if (c->close_code) return 0;
     if (binary) {
+        g->stats.frames_in[GW_KIND_INVALID]++;
         conn_error(g, c, "bad_request", "binary frames are not accepted; send JSON text frames",
                    NULL);
         return 0;
     }
     struct codec_cmd cmd;
     enum codec_result r = codec_decode(buf, len, c->state, c->nick, &g->limits, &cmd);
+    unsigned kind = r == CODEC_PING    ? GW_KIND_PING
+                    : r == CODEC_ERROR ? GW_KIND_INVALID
+                                       : (unsigned)cmd.cmd.cmd_case;
+    g->stats.frames_in[kind < GW_NKINDS ? kind : GW_KIND_INVALID]++;
     switch (r) {
     case CODEC_PING: {
         struct frame *f = render_pong(cmd.id);
@@ -247,6 +263,7 @@ int conn_on_message(struct gw *g, struct conn *c, const char *buf, size_t len, i
         }
         if (link_send_command(g->link, &cmd.cmd) < 0) {
             if (hello && c->state == CONN_HELLO_SENT) c->state = was;
+            g->stats.refused++;
             conn_error(g, c, "unavailable", "the broker is unavailable; nothing was accepted",
                        cmd.id);
             break;

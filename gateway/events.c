@@ -41,6 +41,7 @@ static void note(struct gw *g, struct conn *c, const Chat__Event *ev)
         }
         break;
     case CHAT__EVENT__EV_ERROR:
+        metrics_error(g, ev->error->code);
         /* A hello that failed leaves the connection unidentified. */
         if (c->state == CONN_HELLO_SENT &&
             (!strcmp(ev->error->code, "nick_taken") || !strcmp(ev->error->code, "auth_failed") ||
@@ -157,5 +158,8 @@ void events_reset_sessions(struct gw *g, int all)
         conn_close(g, c, 1012);
         n++;
     }
-    if (n) log_warn("sessions_reset", "closed=%u code=1012", n);
+    if (n) {
+        g->stats.broker_resets++;
+        log_warn("sessions_reset", "closed=%u code=1012", n);
+    }
 }

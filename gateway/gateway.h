@@ -15,6 +15,7 @@
 
 #include "codec.h"
 #include "localrooms.h"
+#include "metrics.h"
 #include "render.h"
 
 struct gw_config {
@@ -31,6 +32,7 @@ struct gw_config {
     long long heartbeat_ms;      /* link heartbeat period */
     long long broker_timeout_ms; /* no heartbeat answer this long: broker unavailable */
     long long hwm;               /* ZeroMQ high-water marks */
+    long long drain_timeout_ms;  /* SIGTERM: time for clients to take their 1012 */
 };
 
 /* One WebSocket connection: libwebsockets' per-session data. */
@@ -62,6 +64,27 @@ struct conn {
 
 struct link;
 
+/* Counters for /metrics. Frame kinds are Chat__Command cmd_case values for
+ * frames in (GW_KIND_INVALID: not a valid command, GW_KIND_PING: a ping) and
+ * struct frame kinds (Chat__Event ev_case, FRAME_KIND_PONG) for frames out. */
+#define GW_NKINDS 32
+#define GW_KIND_INVALID 0
+#define GW_KIND_PING 1
+#define GW_NCLOSES 8 /* the close codes the gateway sends, then "other" */
+struct gw_stats {
+    uint64_t opened;                /* WebSocket connections accepted */
+    uint64_t frames_in[GW_NKINDS];  /* client messages, by command */
+    uint64_t frames_out[GW_NKINDS]; /* frames written, by type */
+    uint64_t bytes_in, bytes_out;   /* WebSocket payload bytes */
+    uint64_t errors[CHAT_NCODES];   /* error frames sent, by code */
+    uint64_t closes[GW_NCLOSES];    /* closes the gateway started, by code */
+    uint64_t slow_closes;           /* closed with 1013 past --max-queue */
+    uint64_t refused;               /* commands answered unavailable (no broker, HWM) */
+    uint64_t link_refused;          /* link sends refused by ZeroMQ (no peer, HWM) */
+    uint64_t broker_resets;         /* times the broker forgot our sessions */
+    struct histo rtt;               /* link heartbeat round trips, seconds */
+};
+
 struct gw {
     struct gw_config cfg;
     struct codec_limits limits;
@@ -73,13 +96,13 @@ struct gw {
     struct lrooms rooms;
     uint64_t instance;
     unsigned nconns;
+    int draining; /* SIGTERM: closing clients with 1012; not ready, no new clients */
     int stopping; /* shutting down: connections no longer report to the broker */
     /* Counts the link's hellos to the broker. A broker that answers one with
      * "registered" (it did not know us) holds no session of a client that
      * identified before that hello; those that identified after are its own. */
     uint32_t link_epoch;
-    /* Counters (exported as metrics by the operations work). */
-    uint64_t slow_closes, frames_in, frames_out;
+    struct gw_stats stats; /* exported at /metrics (metrics.c) */
 };
 
 /* conn.c */
@@ -132,6 +155,15 @@ void link_send_disconnect(struct link *l, uint64_t conn, int clean);
 int link_attach(struct link *l);
 /* Called by the lws loop when the link may have input. */
 void link_readable(struct link *l);
+
+/* metrics.c */
+void metrics_init(struct gw *g);
+/* Counts an error frame sent to a client. */
+void metrics_error(struct gw *g, const char *code);
+/* Counts a close the gateway starts. */
+void metrics_close(struct gw *g, uint16_t code);
+/* The Prometheus text of every gateway metric. */
+void metrics_render(struct gw *g, struct mbuf *out);
 
 /* server.c */
 extern const struct lws_protocols gw_protocols[];

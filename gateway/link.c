@@ -39,6 +39,7 @@ struct link {
     uint64_t broker_instance; /* 0 until the first answer */
     uint64_t last_heard_ms;
     uint64_t rtt_us;
+    uint64_t refused_logged_ms; /* when a refused send was last logged */
     int up;
     lws_sorted_usec_list_t sul_heartbeat;
     lws_sorted_usec_list_t sul_drain;
@@ -54,10 +55,19 @@ static int send_up(struct link *l, const Chat__Upstream *up)
     int rc = zmq_send(l->sock, buf, len, ZMQ_DONTWAIT);
     if (buf != stack) free(buf);
     if (rc < 0 && errno == EAGAIN) {
-        if (l->broker_instance) /* before the first answer, refusals are expected */
-            log_warn("link_send_refused", "reason=\"no broker connection or high-water mark\"");
-        else
+        if (l->broker_instance) { /* before the first answer, refusals are expected */
+            /* Every refusal is counted; logged at most once a second. */
+            l->g->stats.link_refused++;
+            uint64_t now = clock_mono_ms();
+            if (now - l->refused_logged_ms >= 1000) {
+                log_warn("link_send_refused",
+                         "reason=\"no broker connection or high-water mark\" total=%llu",
+                         (unsigned long long)l->g->stats.link_refused);
+                l->refused_logged_ms = now;
+            }
+        } else {
             log_debug("link_send_refused", "reason=\"no broker connection yet\"");
+        }
     }
     return rc < 0 ? -1 : 0;
 }
@@ -165,7 +175,10 @@ static void handle(struct link *l, const uint8_t *data, size_t len)
         new_broker(l, d->heartbeat->instance);
         if (d->heartbeat->registered) events_reset_sessions(l->g, 0); /* it holds none of ours */
         l->last_heard_ms = clock_mono_ms();
-        if (d->heartbeat->has_sent_us) l->rtt_us = clock_mono_us() - d->heartbeat->sent_us;
+        if (d->heartbeat->has_sent_us) {
+            l->rtt_us = clock_mono_us() - d->heartbeat->sent_us;
+            histo_observe(&l->g->stats.rtt, (double)l->rtt_us / 1e6);
+        }
         set_up(l, 1);
         flush_disconnects(l);
         break;

@@ -18,7 +18,7 @@ static volatile sig_atomic_t stop_flag;
 static void on_signal(int sig)
 {
     (void)sig;
-    stop_flag = 1;
+    stop_flag++; /* the first starts the drain, a second ends it */
     if (running_ctx) lws_cancel_service(running_ctx); /* async-signal-safe: writes a pipe */
 }
 
@@ -32,7 +32,12 @@ static const struct lws_protocol_vhost_options hdr_csp = {
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self' ws: wss:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"};
 
-static const struct lws_http_mount mount_readyz = {.mountpoint = "/readyz",
+static const struct lws_http_mount mount_metrics = {.mountpoint = "/metrics",
+                                                    .origin = "chat-status",
+                                                    .origin_protocol = LWSMPRO_CALLBACK,
+                                                    .mountpoint_len = 8};
+static const struct lws_http_mount mount_readyz = {.mount_next = &mount_metrics,
+                                                   .mountpoint = "/readyz",
                                                    .origin = "chat-status",
                                                    .origin_protocol = LWSMPRO_CALLBACK,
                                                    .mountpoint_len = 7};
@@ -70,6 +75,7 @@ int main(int argc, char **argv)
         .heartbeat_ms = 1000,
         .broker_timeout_ms = 3000,
         .hwm = 100000,
+        .drain_timeout_ms = 5000,
     };
     const char *log_level = "info";
     const struct opt opts[] = {
@@ -91,6 +97,8 @@ int main(int argc, char **argv)
         {"broker-timeout", OPT_INT, &g.cfg.broker_timeout_ms, 200, 600000,
          "ms without a broker answer before commands get unavailable", NULL},
         {"hwm", OPT_INT, &g.cfg.hwm, 0, 100000000, "ZeroMQ high-water marks (messages)", NULL},
+        {"drain-timeout", OPT_INT, &g.cfg.drain_timeout_ms, 0, 600000,
+         "ms SIGTERM waits for clients to take their 1012 close before exiting", NULL},
         {"log-level", OPT_STR, &log_level, 0, 0, "debug, info, warn or error", NULL},
         {0},
     };
@@ -118,6 +126,7 @@ int main(int argc, char **argv)
         g.instance = clock_mono_us() ^ (uint64_t)getpid();
     /* Connection numbers of one instance never collide with an earlier one's. */
     g.next_conn_id = (g.instance & 0xFFFFFFFFu) << 20;
+    metrics_init(&g);
 
     lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_to_ours);
     struct lws_http_mount mount_web = {.mount_next = &mount_healthz,
@@ -158,15 +167,31 @@ int main(int argc, char **argv)
     log_info("gateway_listening", "port=%lld id=%s broker=%s web=%s", g.cfg.port, g.cfg.id,
              g.cfg.broker, web);
 
+    int failed = 0;
     while (!stop_flag)
+        if (lws_service(g.ctx, 0) < 0) {
+            failed = 1;
+            break;
+        }
+
+    /* Drain: /readyz turns 503 and new WebSocket upgrades are refused; every
+     * client is closed with 1012 (its session detached at the broker, so it
+     * resumes on another gateway); then we wait for the closes, at most
+     * --drain-timeout ms or until a second signal. */
+    g.draining = 1;
+    log_info("gateway_draining", "connections=%u timeout_ms=%lld", g.nconns,
+             g.cfg.drain_timeout_ms);
+    for (struct conn *c = g.conns; c; c = c->hh.next) conn_close(&g, c, 1012);
+    uint64_t deadline = clock_mono_ms() + (uint64_t)g.cfg.drain_timeout_ms;
+    while (!failed && g.nconns && stop_flag < 2 && clock_mono_ms() < deadline)
         if (lws_service(g.ctx, 0) < 0) break;
 
     log_info("gateway_stopping", "connections=%u", g.nconns);
     running_ctx = NULL;
-    /* Tell the broker these connections are gone, then close them. */
+    /* Tell the broker any connections left are gone, then close them. */
     for (struct conn *c = g.conns; c; c = c->hh.next) conn_report_closed(&g, c, 0);
     g.stopping = 1;
     lws_context_destroy(g.ctx); /* closes every connection (each tells the broker) */
     link_destroy(&g.link);
-    return 0;
+    return failed;
 }

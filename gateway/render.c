@@ -28,6 +28,7 @@ struct frame *frame_new(const char *json, size_t len)
     if (!f) return NULL;
     f->refs = 1;
     f->len = (uint32_t)len;
+    f->kind = 0;
     if (len) memcpy(frame_payload(f), json, len);
     frame_payload(f)[len] = '\0';
     return f;
@@ -277,9 +278,18 @@ static struct frame *error(const char *code, const char *message, const char *id
     return finish(&o);
 }
 
+/* The frame of an event, tagged with its kind. */
+static struct frame *event_frame(const Chat__Event *ev);
+
 struct frame *render_event(const Chat__Event *ev)
 {
-    if (!ev) return NULL;
+    struct frame *f = ev ? event_frame(ev) : NULL;
+    if (f) f->kind = (uint32_t)ev->ev_case;
+    return f;
+}
+
+static struct frame *event_frame(const Chat__Event *ev)
+{
     switch (ev->ev_case) {
     case CHAT__EVENT__EV_WELCOME:
         return ev->welcome ? welcome(ev->welcome, ev->id) : NULL;
@@ -320,19 +330,25 @@ struct frame *render_event(const Chat__Event *ev)
 
 struct frame *render_msg(const Chat__MsgEvent *m)
 {
-    return m ? msg_frame(m) : NULL;
+    struct frame *f = m ? msg_frame(m) : NULL;
+    if (f) f->kind = CHAT__EVENT__EV_MSG;
+    return f;
 }
 
 struct frame *render_error(const char *code, const char *message, const char *id,
                            long retry_after_ms)
 {
-    return error(code, message, id, retry_after_ms >= 0,
-                 retry_after_ms >= 0 ? (uint64_t)retry_after_ms : 0);
+    struct frame *f = error(code, message, id, retry_after_ms >= 0,
+                            retry_after_ms >= 0 ? (uint64_t)retry_after_ms : 0);
+    if (f) f->kind = CHAT__EVENT__EV_ERROR;
+    return f;
 }
 
 struct frame *render_pong(const char *id)
 {
     struct obj o = obj_new("pong");
     put_id(&o, id);
-    return finish(&o);
+    struct frame *f = finish(&o);
+    if (f) f->kind = FRAME_KIND_PONG;
+    return f;
 }

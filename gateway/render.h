@@ -15,9 +15,13 @@
  * header (LWS_PRE; checked against it at compile time in server.c). */
 #define FRAME_PRE 16
 
+/* struct frame.kind of a pong (others are the Chat__Event ev_case rendered). */
+#define FRAME_KIND_PONG 1
+
 struct frame {
     uint32_t refs;
     uint32_t len;         /* payload bytes, after the FRAME_PRE headroom */
+    uint32_t kind;        /* what it is, for metrics: ev_case or FRAME_KIND_PONG */
     unsigned char data[]; /* FRAME_PRE bytes of headroom, then the JSON */
 };
 

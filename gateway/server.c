@@ -27,10 +27,11 @@ static int rx_append(struct gw *g, struct conn *c, const void *in, size_t len)
     return 0;
 }
 
-static int too_large(struct conn *c)
+static int too_large(struct gw *g, struct conn *c)
 {
     static const char why[] = "message too large";
     log_info("frame_too_large", "conn=%llu", (unsigned long long)c->id);
+    metrics_close(g, 1009);
     lws_close_reason(c->wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)why,
                      sizeof why - 1);
     return -1;
@@ -38,14 +39,15 @@ static int too_large(struct conn *c)
 
 static int on_receive(struct gw *g, struct conn *c, void *in, size_t len)
 {
+    g->stats.bytes_in += len;
     int first = lws_is_first_fragment(c->wsi);
     int whole = lws_is_final_fragment(c->wsi) && !lws_remaining_packet_payload(c->wsi);
     if (first) c->rx_binary = lws_frame_is_binary(c->wsi);
     if (first && whole) { /* the common case: one piece, parsed in place */
-        if (len > (size_t)g->cfg.max_frame) return too_large(c);
+        if (len > (size_t)g->cfg.max_frame) return too_large(g, c);
         return conn_on_message(g, c, in, len, c->rx_binary);
     }
-    if (rx_append(g, c, in, len) < 0) return too_large(c);
+    if (rx_append(g, c, in, len) < 0) return too_large(g, c);
     if (!whole) return 0;
     int rc = conn_on_message(g, c, c->rx, c->rxlen, c->rx_binary);
     free(c->rx);
@@ -69,6 +71,7 @@ static int callback_chat(struct lws *wsi, enum lws_callback_reasons reason, void
     switch (reason) {
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
         if (!uri_is(wsi, "/ws")) return -1; /* WebSocket only at /ws */
+        if (g->draining) return -1;         /* shutting down: go elsewhere */
         return 0;
     case LWS_CALLBACK_ESTABLISHED:
         memset(c, 0, sizeof *c);
@@ -78,6 +81,7 @@ static int callback_chat(struct lws *wsi, enum lws_callback_reasons reason, void
         c->last_online = UINT32_MAX;
         HASH_ADD(hh, g->conns, id, sizeof c->id, c);
         g->nconns++;
+        g->stats.opened++;
         log_debug("conn_open", "conn=%llu", (unsigned long long)c->id);
         return 0;
     case LWS_CALLBACK_RECEIVE:
@@ -108,33 +112,44 @@ static int callback_chat(struct lws *wsi, enum lws_callback_reasons reason, void
     return lws_callback_http_dummy(wsi, reason, user, in, len);
 }
 
-/* Plain-text answers for /healthz and /readyz. */
+/* Plain-text answers for /healthz, /readyz and /metrics. */
 struct http_pss {
     int status;
-    const char *body;
+    const char *body; /* a fixed answer, or NULL: the metrics text in m */
+    struct mbuf m;
+    size_t off; /* bytes of the answer written */
 };
+
+#define METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
 static int callback_http_status(struct lws *wsi, enum lws_callback_reasons reason, void *user,
                                 void *in, size_t len)
 {
     struct gw *g = gw_of(wsi);
     struct http_pss *p = user;
-    uint8_t buf[LWS_PRE + 512], *start = buf + LWS_PRE, *pos = start, *end = buf + sizeof buf - 1;
+    uint8_t buf[LWS_PRE + 4096], *start = buf + LWS_PRE, *pos = start, *end = buf + sizeof buf - 1;
     switch (reason) {
     case LWS_CALLBACK_HTTP:
         if (uri_is(wsi, "/healthz")) {
             p->status = 200;
             p->body = "ok\n";
         } else if (uri_is(wsi, "/readyz")) {
-            int up = link_up(g->link);
+            int up = link_up(g->link) && !g->draining;
             p->status = up ? 200 : 503;
-            p->body = up ? "ready\n" : "broker unavailable\n";
+            p->body = up ? "ready\n" : g->draining ? "draining\n" : "broker unavailable\n";
+        } else if (uri_is(wsi, "/metrics")) {
+            p->status = 200;
+            p->body = NULL;
+            metrics_render(g, &p->m);
+            if (p->m.oom) return 1;
         } else {
             p->status = 404;
             p->body = "not found\n";
         }
-        if (lws_add_http_common_headers(wsi, (unsigned)p->status, "text/plain", strlen(p->body),
-                                        &pos, end) ||
+        p->off = 0;
+        if (lws_add_http_common_headers(wsi, (unsigned)p->status,
+                                        p->body ? "text/plain" : METRICS_TYPE,
+                                        p->body ? strlen(p->body) : p->m.len, &pos, end) ||
             lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
                                          (const unsigned char *)"no-store", 8, &pos, end) ||
             lws_finalize_write_http_header(wsi, start, &pos, end))
@@ -142,12 +157,28 @@ static int callback_http_status(struct lws *wsi, enum lws_callback_reasons reaso
         lws_callback_on_writable(wsi);
         return 0;
     case LWS_CALLBACK_HTTP_WRITEABLE: {
-        size_t n = strlen(p->body);
-        memcpy(start, p->body, n);
-        if (lws_write(wsi, start, n, LWS_WRITE_HTTP_FINAL) != (int)n) return 1;
+        /* In chunks that fit buf, one per writable callback. */
+        const char *body = p->body ? p->body : p->m.p;
+        size_t total = p->body ? strlen(p->body) : p->m.len;
+        size_t n = total - p->off;
+        if (n > (size_t)(end - start)) n = (size_t)(end - start);
+        memcpy(start, body + p->off, n);
+        p->off += n;
+        int last = p->off == total;
+        if (lws_write(wsi, start, n, last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) != (int)n)
+            return 1;
+        if (!last) {
+            lws_callback_on_writable(wsi);
+            return 0;
+        }
+        mbuf_free(&p->m);
         if (lws_http_transaction_completed(wsi)) return -1;
         return 0;
     }
+    case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+    case LWS_CALLBACK_CLOSED_HTTP:
+        if (p) mbuf_free(&p->m);
+        break;
     default:
         break;
     }

@@ -186,6 +186,11 @@ struct store *store_open(const struct store_config *cfg, char *err, size_t errle
     s->cfg = *cfg;
     if (s->cfg.batch_max <= 0) s->cfg.batch_max = 4096;
     s->lock_fd = s->event_fd = -1;
+    static const double batch_le[] = {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 4096};
+    static const double commit_le[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                       0.01,   0.025,   0.05,   0.1,   0.25,   1};
+    histo_init(&s->stats.batch_size, batch_le, sizeof batch_le / sizeof batch_le[0]);
+    histo_init(&s->stats.commit_seconds, commit_le, sizeof commit_le / sizeof commit_le[0]);
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cond, NULL);
     pthread_cond_init(&s->ckpt_cond, NULL);
@@ -570,6 +575,8 @@ static void *writer_main(void *arg)
         s->stats.batches++;
         s->stats.last_batch = (uint64_t)n;
         s->stats.last_commit_us = took;
+        histo_observe(&s->stats.batch_size, (double)n);
+        histo_observe(&s->stats.commit_seconds, (double)took / 1e6);
         if (ok)
             s->stats.committed += (uint64_t)n;
         else

@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "metrics.h"
+
 enum store_durability {
     STORE_NORMAL, /* synchronous=NORMAL: survives a crash of the process, not of the machine */
     STORE_FULL    /* synchronous=FULL: committed means on disk */
@@ -72,6 +74,8 @@ int store_read(struct store *s, const char *room, uint64_t from, uint64_t to, si
 /* Figures for logs and metrics. */
 struct store_stats {
     uint64_t committed, failed, batches, last_batch, last_commit_us;
+    struct histo batch_size;     /* messages per transaction */
+    struct histo commit_seconds; /* time to commit one transaction */
 };
 void store_get_stats(struct store *s, struct store_stats *out);
 
