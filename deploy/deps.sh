@@ -8,7 +8,8 @@ set -euo pipefail
 build_pkgs=(build-essential cmake pkg-config libwebsockets-dev libzmq3-dev libczmq-dev
   libprotobuf-c-dev protobuf-c-compiler libjansson-dev libsqlite3-dev libssl-dev uthash-dev
   sqlite3 curl)
-test_pkgs=(libcmocka-dev python3 python3-pytest python3-websockets clang chromium fonts-dejavu-core fonts-liberation)
+test_pkgs=(libcmocka-dev python3 python3-pytest python3-websockets python3-yaml yamllint clang chromium
+  fonts-dejavu-core fonts-liberation)
 
 want=("${build_pkgs[@]}")
 if [ "${1:-build}" = test ]; then
