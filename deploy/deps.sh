@@ -9,7 +9,8 @@ build_pkgs=(build-essential cmake pkg-config libwebsockets-dev libzmq3-dev libcz
   libprotobuf-c-dev protobuf-c-compiler libjansson-dev libsqlite3-dev libssl-dev uthash-dev
   libmicrohttpd-dev
   sqlite3 curl)
-test_pkgs=(libcmocka-dev python3 python3-pytest python3-websockets clang chromium fonts-dejavu-core fonts-liberation)
+test_pkgs=(libcmocka-dev python3 python3-pytest python3-websockets python3-yaml yamllint clang chromium
+  fonts-dejavu-core fonts-liberation)
 
 want=("${build_pkgs[@]}")
 if [ "${1:-build}" = test ]; then
