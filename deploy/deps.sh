@@ -2,6 +2,8 @@
 # deps.sh: installs the Debian packages the project needs, only those missing.
 #   deploy/deps.sh build     libraries and tools to build and run
 #   deploy/deps.sh test      plus what the test suites need
+#   deploy/deps.sh docker    Docker, docker-compose and mmdebstrap (the images,
+#                            deploy/docker-compose.yml and tests/compose/run.sh)
 # Sourced or run; needs root (or sudo) only when something is missing.
 set -euo pipefail
 
@@ -12,12 +14,23 @@ build_pkgs=(build-essential cmake pkg-config libwebsockets-dev libzmq3-dev libcz
 test_pkgs=(libcmocka-dev python3 python3-pytest python3-websockets python3-yaml yamllint clang chromium
   fonts-dejavu-core fonts-liberation)
 
-want=("${build_pkgs[@]}")
-if [ "${1:-build}" = test ]; then
-  want+=("${test_pkgs[@]}")
+# The images build inside Docker: the host needs only the engine, compose v1,
+# mmdebstrap for deploy/base-image.sh, and python3-websockets for the test.
+docker_pkgs=(docker.io docker-compose mmdebstrap python3 python3-websockets curl)
+
+case "${1:-build}" in
+build) want=("${build_pkgs[@]}") ;;
+test)
+  want=("${build_pkgs[@]}" "${test_pkgs[@]}")
   # Node.js for the browser tests: Debian's unless one is installed already.
   command -v node >/dev/null && command -v npm >/dev/null || want+=(nodejs npm)
-fi
+  ;;
+docker) want=("${docker_pkgs[@]}") ;;
+*)
+  echo "usage: deploy/deps.sh [build|test|docker]" >&2
+  exit 2
+  ;;
+esac
 
 missing=()
 for p in "${want[@]}"; do

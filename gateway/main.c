@@ -12,6 +12,16 @@
 #include "log.h"
 #include "opts.h"
 
+/* A gateway id goes into log lines and the X-Chat-Gateway header: 1 to 200
+ * printable ASCII characters, no spaces. */
+static int id_ok(const char *id)
+{
+    size_t n = strlen(id);
+    for (size_t i = 0; i < n; i++)
+        if (id[i] <= ' ' || id[i] > '~') return 0;
+    return n >= 1 && n <= 200;
+}
+
 static struct lws_context *volatile running_ctx;
 static volatile sig_atomic_t stop_flag;
 
@@ -83,7 +93,10 @@ int main(int argc, char **argv)
         {"bind", OPT_STR, &g.cfg.bind, 0, 0,
          "address (or interface) to listen on; empty: all addresses", NULL},
         {"broker", OPT_STR, &g.cfg.broker, 0, 0, "ZeroMQ endpoint of the broker", NULL},
-        {"id", OPT_STR, &g.cfg.id, 0, 0, "gateway id, unique in the cluster (hostname-pid)", NULL},
+        {"id", OPT_STR, &g.cfg.id, 0, 0,
+         "gateway id, unique in the cluster, printable ASCII without spaces; sent as the "
+         "X-Chat-Gateway header (hostname-pid)",
+         NULL},
         {"web", OPT_STR, &g.cfg.web, 0, 0, "folder of static files served at /", NULL},
         {"max-frame", OPT_INT, &g.cfg.max_frame, 256, 16 << 20,
          "bytes of one client message; larger closes with 1009", NULL},
@@ -111,8 +124,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "chat-gateway: --log-level must be debug, info, warn or error\n");
         return 2;
     }
-    if (!g.cfg.id[0] || strlen(g.cfg.id) > 200) {
-        fprintf(stderr, "chat-gateway: --id must be 1 to 200 bytes\n");
+    if (!id_ok(g.cfg.id)) {
+        fprintf(stderr, "chat-gateway: --id must be 1 to 200 printable ASCII characters, "
+                        "no spaces\n");
         return 2;
     }
     char web[PATH_MAX];

@@ -63,6 +63,16 @@ static int uri_is(struct lws *wsi, const char *path)
     return !strcmp(uri, path);
 }
 
+/* X-Chat-Gateway: <--id>, so that a client (or a test behind a load
+ * balancer) can tell which gateway it landed on. */
+static int add_gateway_header(struct lws *wsi, const struct gw *g, unsigned char **p,
+                              unsigned char *end)
+{
+    return lws_add_http_header_by_name(
+        wsi, (const unsigned char *)"x-chat-gateway:", (const unsigned char *)g->cfg.id,
+        (int)strlen(g->cfg.id), p, end);
+}
+
 static int callback_chat(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                          size_t len)
 {
@@ -73,6 +83,13 @@ static int callback_chat(struct lws *wsi, enum lws_callback_reasons reason, void
         if (!uri_is(wsi, "/ws")) return -1; /* WebSocket only at /ws */
         if (g->draining) return -1;         /* shutting down: go elsewhere */
         return 0;
+    case LWS_CALLBACK_ADD_HEADERS: { /* the 101 answer to the upgrade */
+        struct lws_process_html_args *a = in;
+        unsigned char *p = (unsigned char *)a->p;
+        if (add_gateway_header(wsi, g, &p, p + a->max_len)) return 1;
+        a->p = (char *)p;
+        return 0;
+    }
     case LWS_CALLBACK_ESTABLISHED:
         memset(c, 0, sizeof *c);
         c->wsi = wsi;
@@ -152,6 +169,7 @@ static int callback_http_status(struct lws *wsi, enum lws_callback_reasons reaso
                                         p->body ? strlen(p->body) : p->m.len, &pos, end) ||
             lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
                                          (const unsigned char *)"no-store", 8, &pos, end) ||
+            add_gateway_header(wsi, g, &pos, end) ||
             lws_finalize_write_http_header(wsi, start, &pos, end))
             return 1;
         lws_callback_on_writable(wsi);

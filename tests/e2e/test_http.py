@@ -54,3 +54,20 @@ async def test_websocket_upgrade_elsewhere_is_refused(chat, path):
     except ConnectionError:
         return
     assert raw.status != 101, f"upgrade accepted on {path}: {raw.head}"
+
+
+@pytest.mark.parametrize("gw", ["A", "B"])
+@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
+def test_status_answers_name_the_gateway(cluster, gw, path):
+    status, headers, _ = http_get(cluster.ports[gw], path)
+    assert status == 200
+    assert headers.get("x-chat-gateway") == f"gw{gw}", headers
+
+
+@pytest.mark.parametrize("gw", ["A", "B"])
+async def test_websocket_upgrade_names_the_gateway(chat, gw):
+    # X-Chat-Gateway on the 101 carries the gateway's --id (conftest: "gw<name>")
+    c = await chat.connect(gw)
+    assert c.ws.response_headers.get("X-Chat-Gateway") == f"gw{gw}", \
+        dict(c.ws.response_headers.raw_items())
+    await c.ping()
