@@ -168,10 +168,10 @@ start_ours() {
     --log-level warn
   b=$last_pid
   start_group "$tmp/gw-a.log" "$build/chat-gateway" --bind 127.0.0.1 --port "$gport_a" \
-    --broker "$ep" --id bench-a --web "$root/gateway/web" --log-level warn
+    --broker "$ep" --id bench-a --web "$root/gateway/web" --log-level warn --rate 0
   a=$last_pid
   start_group "$tmp/gw-b.log" "$build/chat-gateway" --bind 127.0.0.1 --port "$gport_b" \
-    --broker "$ep" --id bench-b --web "$root/gateway/web" --log-level warn
+    --broker "$ep" --id bench-b --web "$root/gateway/web" --log-level warn --rate 0
   c=$last_pid
   for p in $gport_a $gport_b; do
     for _ in $(seq 1 150); do

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "gateway.h"
 #include "log.h"
 
@@ -129,12 +130,18 @@ void conn_flush_held(struct gw *g, struct conn *c)
     c->synced = c->sent;
 }
 
-void conn_error(struct gw *g, struct conn *c, const char *code, const char *message, const char *id)
+static void error_retry(struct gw *g, struct conn *c, const char *code, const char *message,
+                        const char *id, long retry_after_ms)
 {
-    struct frame *f = render_error(code, message, id, -1);
+    struct frame *f = render_error(code, message, id, retry_after_ms);
     metrics_error(g, code);
     conn_reply_local(g, c, f);
     if (f) frame_unref(f);
+}
+
+void conn_error(struct gw *g, struct conn *c, const char *code, const char *message, const char *id)
+{
+    error_retry(g, c, code, message, id, -1);
 }
 
 static void queue_drop_all(struct conn *c)
@@ -169,10 +176,11 @@ int conn_writable(struct gw *g, struct conn *c)
 {
     if (c->close_code) {
         static const char *const reasons[] = {"", "too slow to read", "service restarting",
-                                              "session taken over"};
+                                              "session taken over", "too many commands"};
         const char *why = c->close_code == 1013   ? reasons[1]
                           : c->close_code == 1012 ? reasons[2]
                           : c->close_code == 4001 ? reasons[3]
+                          : c->close_code == 1008 ? reasons[4]
                                                   : reasons[0];
         lws_close_reason(c->wsi, (enum lws_close_status)c->close_code, (unsigned char *)why,
                          strlen(why));
@@ -225,6 +233,39 @@ void conn_release(struct gw *g, struct conn *c)
     c->nick = NULL;
 }
 
+/* Takes one token from c's bucket. Returns 0, or the ms until one is there. */
+static long take_token(struct gw *g, struct conn *c)
+{
+    if (g->cfg.rate <= 0) return 0;
+    uint64_t now = clock_mono_ms();
+    if (!c->tokens_ms) { /* a new connection starts with a full bucket */
+        c->tokens = (double)g->cfg.burst;
+    } else {
+        c->tokens += (double)(now - c->tokens_ms) * (double)g->cfg.rate / 1000.0;
+        if (c->tokens > (double)g->cfg.burst) c->tokens = (double)g->cfg.burst;
+    }
+    c->tokens_ms = now;
+    if (c->tokens >= 1.0) {
+        c->tokens -= 1.0;
+        return 0;
+    }
+    long wait = (long)((1.0 - c->tokens) * 1000.0 / (double)g->cfg.rate) + 1;
+    return wait;
+}
+
+/* A command past the rate: rate_limited, and 1008 for a client that keeps on. */
+static void refuse_rate(struct gw *g, struct conn *c, const char *id, long retry_ms)
+{
+    g->stats.rate_limited++;
+    c->refused_run++;
+    if (g->cfg.flood_close > 0 && c->refused_run >= (uint32_t)g->cfg.flood_close) {
+        log_warn("flood_closed", "conn=%llu refused=%u", (unsigned long long)c->id, c->refused_run);
+        conn_close(g, c, 1008);
+        return;
+    }
+    error_retry(g, c, "rate_limited", "too many commands; slow down", id, retry_ms);
+}
+
 int conn_on_message(struct gw *g, struct conn *c, const char *buf, size_t len, int binary)
 {
     /* Closing: nothing more is read (a taken-over connection must not identify again). */
@@ -252,6 +293,12 @@ int conn_on_message(struct gw *g, struct conn *c, const char *buf, size_t len, i
         conn_error(g, c, cmd.err_code, cmd.err_msg, cmd.id);
         break;
     case CODEC_FORWARD: {
+        long retry_ms = take_token(g, c);
+        if (retry_ms) {
+            refuse_rate(g, c, cmd.id, retry_ms);
+            break;
+        }
+        c->refused_run = 0;
         cmd.cmd.conn = c->id;
         /* Marked before the send: the send drains the link, so the broker's
          * answer (welcome) may be handled before link_send_command returns. */

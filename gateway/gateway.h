@@ -33,6 +33,9 @@ struct gw_config {
     long long broker_timeout_ms; /* no heartbeat answer this long: broker unavailable */
     long long hwm;               /* ZeroMQ high-water marks */
     long long drain_timeout_ms;  /* SIGTERM: time for clients to take their 1012 */
+    long long rate;              /* commands per second per connection (0: no limit) */
+    long long burst;             /* commands a connection may send at once */
+    long long flood_close;       /* refused commands in a row that close with 1008 (0: never) */
 };
 
 /* One WebSocket connection: libwebsockets' per-session data. */
@@ -46,6 +49,10 @@ struct conn {
     uint16_t close_code;   /* non-zero: close at the next writable */
     uint8_t peer_clean;    /* the client closed with 1000 */
     uint32_t epoch;        /* gw.link_epoch when its hello went to the broker */
+    /* Token bucket for commands (--rate, --burst) and the run of refusals. */
+    double tokens;
+    uint64_t tokens_ms;
+    uint32_t refused_run;
     /* Outgoing frames: a ring of shared frame references. */
     struct frame **q;
     uint32_t qcap, qhead, qlen;
@@ -79,6 +86,7 @@ struct gw_stats {
     uint64_t errors[CHAT_NCODES];   /* error frames sent, by code */
     uint64_t closes[GW_NCLOSES];    /* closes the gateway started, by code */
     uint64_t slow_closes;           /* closed with 1013 past --max-queue */
+    uint64_t rate_limited;          /* commands refused by the token bucket */
     uint64_t refused;               /* commands answered unavailable (no broker, HWM) */
     uint64_t link_refused;          /* link sends refused by ZeroMQ (no peer, HWM) */
     uint64_t broker_resets;         /* times the broker forgot our sessions */

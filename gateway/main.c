@@ -86,6 +86,9 @@ int main(int argc, char **argv)
         .broker_timeout_ms = 3000,
         .hwm = 100000,
         .drain_timeout_ms = 5000,
+        .rate = 20,
+        .burst = 40,
+        .flood_close = 100,
     };
     const char *log_level = "info";
     const struct opt opts[] = {
@@ -110,6 +113,14 @@ int main(int argc, char **argv)
         {"broker-timeout", OPT_INT, &g.cfg.broker_timeout_ms, 200, 600000,
          "ms without a broker answer before commands get unavailable", NULL},
         {"hwm", OPT_INT, &g.cfg.hwm, 0, 100000000, "ZeroMQ high-water marks (messages)", NULL},
+        {"rate", OPT_INT, &g.cfg.rate, 0, 1000000,
+         "commands per second per connection (token bucket; 0: no limit); past it: rate_limited",
+         NULL},
+        {"burst", OPT_INT, &g.cfg.burst, 1, 1000000, "commands a connection may send at once",
+         NULL},
+        {"flood-close", OPT_INT, &g.cfg.flood_close, 0, 1000000,
+         "rate_limited answers in a row after which the connection is closed with 1008 (0: never)",
+         NULL},
         {"drain-timeout", OPT_INT, &g.cfg.drain_timeout_ms, 0, 600000,
          "ms SIGTERM waits for clients to take their 1012 close before exiting", NULL},
         {"log-level", OPT_STR, &log_level, 0, 0, "debug, info, warn or error", NULL},

@@ -118,6 +118,9 @@ void metrics_render(struct gw *g, struct mbuf *b)
     metric_one(b, "chat_gateway_slow_reader_closes_total", "counter",
                "Connections closed with 1013 because their queue passed --max-queue.",
                (double)s->slow_closes);
+    metric_one(b, "chat_gateway_rate_limited_total", "counter",
+               "Commands refused by the per-connection token bucket (--rate, --burst).",
+               (double)s->rate_limited);
     metric_one(b, "chat_gateway_queued_bytes", "gauge",
                "Bytes waiting in the output queues of all connections.", (double)queued);
     metric_one(b, "chat_gateway_unavailable_total", "counter",
