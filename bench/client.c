@@ -125,12 +125,14 @@ void client_start_conn(struct client *cl, struct bconn *c, uint64_t now)
     c->state = B_CONNECTING;
     c->t_start = now;
     cl->inflight++;
-    tally_add(&cl->t.live.started, 1);
-    if (!tally_get(&cl->t.live.first_start_us)) tally_set(&cl->t.live.first_start_us, now);
+    if (!c->ever_ready) { /* not a reconnect */
+        tally_add(&cl->t.live.started, 1);
+        if (!tally_get(&cl->t.live.first_start_us)) tally_set(&cl->t.live.first_start_us, now);
+    }
     struct lws *wsi = lws_client_connect_via_info(&i);
     if (c->state != B_CONNECTING) return; /* failed inside the call, already counted */
     if (!wsi) {
-        client_set_state(cl, c, B_DONE, "connect failed");
+        client_end_conn(cl, c, "connect failed");
         return;
     }
     c->wsi = wsi;

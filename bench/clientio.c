@@ -401,6 +401,8 @@ int clientio_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
         if (!c || c->state == B_DONE) return -1;
         return on_writable(client_of(wsi), c, wsi);
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        /* lws 4.1 hands over 1002 in place of the codes it thinks reserved
+         * (1012 among them): --ws own reports those as sent. */
         if (c && len >= 2)
             c->peer_close = (uint16_t)((((const uint8_t *)in)[0] << 8) | ((const uint8_t *)in)[1]);
         return 0;
