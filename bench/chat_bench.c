@@ -59,8 +59,16 @@ static const char epilog_text[] =
     "/socket.io/?EIO=4&transport=websocket added when none is given), plain\n"
     "ws://127.0.0.1:3100/. socketio and plain servers broadcast to every connection,\n"
     "so --rooms must be 1 there and all URLs must be one broadcast domain.\n"
-    "Exit status: 0 every connection became ready and none was lost, 1 otherwise\n"
-    "(the results are printed all the same), 2 bad usage, 3 the time bound passed.\n";
+    "Recovery (chat, on unless --no-reconnect or --reconnect 0): a ready connection\n"
+    "that is closed (any code but 4001, taken over: 1012, 1001, 1008, 1013, 1006 and\n"
+    "the rest) or whose reconnect fails waits 100 ms doubling to 5 s (with jitter),\n"
+    "connects to the next URL, sends hello with resume (session and last seq seen)\n"
+    "and, when not resumed, joins again with since; missed messages are replayed and\n"
+    "counted once per (room, seq). Msgs unanswered at the loss, or answered\n"
+    "unavailable (after a backoff), are sent again with the same id; acks count once.\n"
+    "Exit status: 0 every connection became ready and none was lost (a connection that\n"
+    "reconnected in time is not lost), 1 otherwise (the results are printed all the\n"
+    "same), 2 bad usage, 3 the time bound passed.\n";
 
 /* ---------------------------------------------------------------- signals */
 
@@ -92,7 +100,8 @@ static void lws_log(int level, const char *line)
 
 struct flags {
     const char *url, *proto, *event_loop, *ws, *nick_prefix, *room_prefix, *ready_file;
-    int storm, connect_only;
+    int storm, connect_only, no_reconnect;
+    long long reconnect;
     double timeout_s;
 };
 
@@ -190,7 +199,8 @@ static int parse_flags(struct cb_config *cfg, struct flags *fl, int argc, char *
                          .ws = "own",
                          .nick_prefix = nick_default,
                          .room_prefix = room_default,
-                         .ready_file = ""};
+                         .ready_file = "",
+                         .reconnect = 1};
     *cfg = (struct cb_config){.conns = 100,
                               .rooms = 1,
                               .senders = 0,
@@ -244,6 +254,11 @@ static int parse_flags(struct cb_config *cfg, struct flags *fl, int argc, char *
          "WebSocket framing: own (wsframe.c over lws raw sockets, cheaper) or lws", "NAME"},
         {"nick-prefix", OPT_STR, &fl->nick_prefix, 0, 0, "nick of connection i: PREFIX<i>", "P"},
         {"room-prefix", OPT_STR, &fl->room_prefix, 0, 0, "room r: PREFIX-<r>", "P"},
+        {"reconnect", OPT_INT, &fl->reconnect, 0, 1,
+         "chat: 1 reconnects and resumes lost connections and retries msgs answered "
+         "unavailable; 0 counts a loss and goes on without the connection",
+         "0|1"},
+        {"no-reconnect", OPT_FLAG, &fl->no_reconnect, 0, 0, "the same as --reconnect 0", NULL},
         {"timeout", OPT_DBL, &fl->timeout_s, 0, 864000,
          "hard bound on the whole run; 0: the phases' limits plus 60 s", "S"},
         {"json", OPT_FLAG, &cfg->json, 0, 0, "print the results as one JSON object on stdout",
@@ -278,6 +293,7 @@ static int parse_flags(struct cb_config *cfg, struct flags *fl, int argc, char *
     cfg->use_ev = !strcmp(fl->event_loop, "ev");
     cfg->own_ws = !strcmp(fl->ws, "own");
     cfg->storm = fl->storm || fl->connect_only;
+    cfg->reconnect = fl->reconnect && !fl->no_reconnect;
     if (cfg->storm && cfg->idle_s > 0) {
         fprintf(stderr, "chat-bench: --storm and --idle are two scenarios; pick one\n");
         return -1;

@@ -20,6 +20,11 @@
 
 #define CB_MAX_URLS 16
 
+/* Reconnect backoff: the first wait, doubled on each failed attempt up to the
+ * last; each wait is drawn between half of it and all of it (jitter). */
+#define CB_BACKOFF_MIN_US 100000u
+#define CB_BACKOFF_MAX_US 5000000u
+
 struct cb_url {
     char host[128];
     int port;
@@ -36,8 +41,9 @@ struct cb_config {
     double duration_s, warmup_s, ramp_s, drain_s, connect_timeout_s, settle_s, idle_s;
     int storm; /* connect, identify, join, report, leave */
     int json;
-    int use_ev; /* libev (epoll) under lws, else lws's poll() loop */
-    int own_ws; /* WebSocket upgrade and frames by wsframe.c over lws raw sockets */
+    int use_ev;    /* libev (epoll) under lws, else lws's poll() loop */
+    int own_ws;    /* WebSocket upgrade and frames by wsframe.c over lws raw sockets */
+    int reconnect; /* chat: reconnect and resume after a loss, retry unavailable msgs */
     const char *ready_file;
     char nick_prefix[24]; /* nick of connection i: <prefix><i> */
     char room_prefix[48]; /* room r: <prefix>-<r> */

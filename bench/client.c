@@ -28,9 +28,11 @@
 static void fill(struct client *cl, uint64_t now);
 
 /* Moves c to state s and keeps the counters: a connection that ends (or
- * that we start closing) before it was ready failed, one that ends while
- * ready, not closed by us, was lost; code says why, for the tables by code
- * (c->why, when set, wins for failures). */
+ * that we start closing) before it was ready failed (a reconnect attempt:
+ * that attempt failed), one that ends while ready, not closed by us, closed
+ * unexpectedly; code says why, for the tables by code (c->why, when set,
+ * wins for failures). B_WAIT ends the connection but keeps it a member of
+ * its room: it is to reconnect. */
 void client_set_state(struct client *cl, struct bconn *c, enum bstate s, const char *code)
 {
     enum bstate old = c->state;
@@ -38,22 +40,36 @@ void client_set_state(struct client *cl, struct bconn *c, enum bstate s, const c
     int pending = old == B_CONNECTING || old == B_OPEN;
     uint64_t now = stats_now_us();
     if (pending) cl->inflight--;
-    if (pending && s == B_READY) {
-        atomic_fetch_add_explicit(members_of(cl, c), 1, memory_order_relaxed);
+    if (old == B_WAIT) cl->nwaiting--;
+    const char *why = c->why ? c->why : code ? code : "closed";
+    if (pending && s == B_READY && c->ever_ready) {
+        cl->t.reconnects++;
+        c->attempts = 0;
+        c->wake_at = now; /* retries may go at once */
+    } else if (pending && s == B_READY) {
+        c->ever_ready = 1;
         tally_add(&cl->t.live.ready, 1);
         tally_set(&cl->t.live.last_ready_us, now);
         stats_samples_add(&cl->t.connect_lat, now - c->t_start);
+    } else if (pending && c->ever_ready) {
+        tally_code(&cl->t.reconnect_errors, why, 1);
     } else if (pending) {
         tally_add(&cl->t.live.failed, 1);
-        tally_code(&cl->t.connect_errors, c->why ? c->why : code ? code : "closed", 1);
-    } else if (old == B_READY && s == B_DONE) {
-        tally_add(&cl->t.live.lost, 1);
+        tally_code(&cl->t.connect_errors, why, 1);
+    } else if (old == B_READY && (s == B_DONE || s == B_WAIT)) {
         tally_code(&cl->t.closes, code ? code : "1006", 1);
     }
-    if (old == B_READY) atomic_fetch_sub_explicit(members_of(cl, c), 1, memory_order_relaxed);
+    if (s == B_READY && !c->member) {
+        c->member = 1;
+        atomic_fetch_add_explicit(members_of(cl, c), 1, memory_order_relaxed);
+    } else if ((s == B_CLOSING || s == B_DONE) && c->member) {
+        c->member = 0;
+        atomic_fetch_sub_explicit(members_of(cl, c), 1, memory_order_relaxed);
+    }
     c->state = (uint8_t)s;
-    if (s == B_DONE) {
+    if (s == B_DONE || s == B_WAIT) {
         c->wsi = NULL;
+        cl->t.skipped += c->qlen; /* due, never written */
         c->qlen = 0;
         free(c->rx);
         c->rx = NULL;
@@ -63,11 +79,16 @@ void client_set_state(struct client *cl, struct bconn *c, enum bstate s, const c
         c->pendlen = 0;
         free(c->ping);
         c->ping = NULL;
+        c->need = c->upgraded = c->close_sent = 0;
+        c->peer_close = 0;
+        c->why = NULL;
     }
+    if (s == B_WAIT) reconnect_schedule(cl, c, now);
     if (pending && cl->phase == CB_CONNECT) fill(cl, now);
 }
 
-/* The code a closed connection ends with: the peer's close code, else 1006. */
+/* The code a closed connection ends with: the peer's close code, else 1006.
+ * It waits to reconnect when reconnect.c wants it to. */
 void client_end_conn(struct client *cl, struct bconn *c, const char *reason)
 {
     char code[48];
@@ -75,14 +96,14 @@ void client_end_conn(struct client *cl, struct bconn *c, const char *reason)
         snprintf(code, sizeof code, "%.47s", reason);
     else
         snprintf(code, sizeof code, "%u", c->peer_close ? c->peer_close : 1006u);
-    client_set_state(cl, c, B_DONE, code);
+    client_set_state(cl, c, reconnect_wanted(cl, c, code) ? B_WAIT : B_DONE, code);
 }
 
 /* ---------------------------------------------------------------- connecting */
 
-static void start_conn(struct client *cl, struct bconn *c, uint64_t now)
+void client_start_conn(struct client *cl, struct bconn *c, uint64_t now)
 {
-    const struct cb_url *u = &cl->cfg->urls[cb_url_of(cl->cfg, c->idx)];
+    const struct cb_url *u = &cl->cfg->urls[c->url];
     struct lws_client_connect_info i;
     memset(&i, 0, sizeof i);
     i.context = cl->ctx;
@@ -104,12 +125,14 @@ static void start_conn(struct client *cl, struct bconn *c, uint64_t now)
     c->state = B_CONNECTING;
     c->t_start = now;
     cl->inflight++;
-    tally_add(&cl->t.live.started, 1);
-    if (!tally_get(&cl->t.live.first_start_us)) tally_set(&cl->t.live.first_start_us, now);
+    if (!c->ever_ready) { /* not a reconnect */
+        tally_add(&cl->t.live.started, 1);
+        if (!tally_get(&cl->t.live.first_start_us)) tally_set(&cl->t.live.first_start_us, now);
+    }
     struct lws *wsi = lws_client_connect_via_info(&i);
-    if (c->state == B_DONE) return; /* failed inside the call, already counted */
+    if (c->state != B_CONNECTING) return; /* failed inside the call, already counted */
     if (!wsi) {
-        client_set_state(cl, c, B_DONE, "connect failed");
+        client_end_conn(cl, c, "connect failed");
         return;
     }
     c->wsi = wsi;
@@ -125,7 +148,7 @@ static void fill(struct client *cl, uint64_t now)
         allowed = (uint64_t)((double)(now - cl->connect_t0) / 1e6 * cl->connect_rate) + 1;
     while (cl->next_connect < cl->n && cl->inflight < cl->concurrency &&
            tally_get(&cl->t.live.started) < allowed)
-        start_conn(cl, &cl->conns[cl->next_connect++], now);
+        client_start_conn(cl, &cl->conns[cl->next_connect++], now);
     cl->filling = 0;
 }
 
@@ -192,7 +215,7 @@ static void abandon_pending(struct client *cl)
             c->state = B_DONE;
             tally_add(&cl->t.live.failed, 1);
             tally_code(&cl->t.connect_errors, "not started in time", 1);
-        } else if ((c->state == B_CONNECTING || c->state == B_OPEN) && c->wsi) {
+        } else if ((c->state == B_CONNECTING || c->state == B_OPEN) && c->wsi && !c->ever_ready) {
             c->why = "not ready in time";
             lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
         }
@@ -200,12 +223,17 @@ static void abandon_pending(struct client *cl)
     cl->next_connect = cl->n;
 }
 
+/* Closes every connection with 1000. One that was ready once and is not
+ * now is lost (with --reconnect: it did not get back in time). */
 static void close_all(struct client *cl)
 {
     for (size_t k = 0; k < cl->n; k++) {
         struct bconn *c = &cl->conns[k];
+        if (c->ever_ready && c->state != B_READY) tally_add(&cl->t.live.lost, 1);
         if (c->state == B_IDLE) {
             c->state = B_DONE;
+        } else if (c->state == B_WAIT) {
+            client_set_state(cl, c, B_DONE, NULL);
         } else if (c->state == B_READY || c->state == B_OPEN) {
             if (c->state == B_OPEN) c->why = "closed before ready";
             client_set_state(cl, c, B_CLOSING, NULL);
@@ -247,6 +275,7 @@ static void on_tick(lws_sorted_usec_list_t *sul)
     if (phase >= CB_SEND)
         cl->win_end = atomic_load_explicit(&cl->sh->measure_end, memory_order_relaxed);
     lws_usec_t next = 10000;
+    if (phase != CB_CLOSE) reconnect_tick(cl, now);
     switch (phase) {
     case CB_CONNECT:
         fill(cl, now);
@@ -314,6 +343,7 @@ struct client *client_new(const struct cb_config *cfg, struct cb_shared *sh, uns
         struct bconn *c = &cl->conns[k];
         c->idx = index + (uint64_t)k * nworkers;
         c->room = cb_room_of(cfg, c->idx);
+        c->url = (uint8_t)cb_url_of(cfg, c->idx);
         if (cb_is_sender(cfg, c->idx)) {
             if (!(c->q = malloc(QCAP * sizeof *c->q))) goto oom;
             cl->senders[cl->nsenders++] = k;
@@ -393,6 +423,9 @@ void client_destroy(struct client **cp)
         free(cl->conns[k].rx);
         free(cl->conns[k].pend);
         free(cl->conns[k].ping);
+        free(cl->conns[k].session);
+        u64q_free(&cl->conns[k].out);
+        u64q_free(&cl->conns[k].redo);
     }
     free(cl->conns);
     free(cl->senders);

@@ -22,6 +22,7 @@ enum bstate {
     B_OPEN,       /* upgraded; identifying and joining (chat), connecting (socketio) */
     B_READY,
     B_CLOSING, /* we are closing it */
+    B_WAIT,    /* lost after it was ready: waiting for its reconnect (reconnect.c) */
     B_DONE,
 };
 
@@ -33,6 +34,12 @@ enum need {
     NEED_CLOSE = 16,
     NEED_UPGRADE = 32, /* --ws own: the HTTP upgrade request */
     NEED_WSPONG = 64,  /* --ws own: the answer to a WebSocket ping */
+};
+
+/* A queue of send times (the ids of msgs): a growable ring. */
+struct u64q {
+    uint64_t *v;
+    size_t head, len, cap;
 };
 
 struct bconn {
@@ -52,6 +59,19 @@ struct bconn {
     size_t pendlen;
     uint8_t *ping; /* --ws own: the payload of a ping to answer (<= 125 bytes) */
     uint8_t pinglen;
+    /* Recovery (chat, --reconnect; reconnect.c). */
+    uint8_t url;          /* the URL it connects to: i mod count, then the next on each reconnect */
+    uint8_t member;       /* counted in its room's members (ready, or reconnecting) */
+    uint8_t ever_ready;   /* was ready once: a loss is reconnected, a failure is not "failed" */
+    uint8_t attempts;     /* reconnect attempts since it was last ready (the backoff) */
+    uint8_t unavailable;  /* msgs answered unavailable in a row (their backoff) */
+    uint8_t resumed;      /* the welcome of this connection said "resumed":true */
+    uint64_t last_seq;    /* the highest seq of a msg seen in its room */
+    uint64_t replay_upto; /* the room's seq at the last re-join: msgs up to it are replays */
+    uint64_t wake_at;     /* B_WAIT: when to reconnect; ready senders: when `redo` may be written */
+    char *session;        /* the last welcome's session string, for a resume */
+    struct u64q out;      /* senders: msgs written and not answered yet */
+    struct u64q redo;     /* senders: msgs to write again, with the same id */
 };
 
 struct client {
@@ -77,6 +97,8 @@ struct client {
     uint64_t sends_due;
 
     int phase;
+    size_t nwaiting; /* connections in B_WAIT */
+    uint64_t next_scan;
     uint64_t win_start, win_end; /* the measured window, as last read */
     uint64_t close_deadline;
 
@@ -120,6 +142,40 @@ static inline void room_of(const struct client *cl, uint32_t room, char *buf, si
 void client_set_state(struct client *cl, struct bconn *c, enum bstate s, const char *code);
 /* c has closed: the peer's close code, or reason, says why (client.c). */
 void client_end_conn(struct client *cl, struct bconn *c, const char *reason);
+
+/* Opens c (again): a connect to its URL (client.c). */
+void client_start_conn(struct client *cl, struct bconn *c, uint64_t now);
+
+/* reconnect.c: recovery from losses, for the chat protocol with --reconnect. */
+int u64q_push(struct u64q *q, uint64_t v);
+/* Removes v (searched from the oldest); 1 if it was there. */
+int u64q_remove(struct u64q *q, uint64_t v);
+void u64q_free(struct u64q *q);
+/* 1 when c, which is ending with this close code (or reason), is to be
+ * opened again. */
+int reconnect_wanted(const struct client *cl, const struct bconn *c, const char *code);
+/* c has just gone to B_WAIT: picks the next URL and when to try. */
+void reconnect_schedule(struct client *cl, struct bconn *c, uint64_t now);
+/* From the tick: opens the connections whose wait is over, and wakes the
+ * senders whose retries are due. */
+void reconnect_tick(struct client *cl, uint64_t now);
+/* A sender's msg ts was answered (ack: error NULL; or an error code). 1:
+ * count it (first answer); 0: not counted (an answer again, or a retry was
+ * queued for an unavailable). */
+int reconnect_answered(struct client *cl, struct bconn *c, uint64_t ts, const char *error,
+                       uint64_t now);
+/* A msg in the room with this seq from connection `from`: 1 to count it as a
+ * delivery, 0 when it was seen before or is c's own. */
+int reconnect_seen(struct client *cl, struct bconn *c, uint64_t seq, int64_t from);
+/* welcome on c: keeps the session; 1 when a join is needed. */
+int reconnect_welcome(struct client *cl, struct bconn *c, const char *session, int resumed);
+/* joined on c (about to be ready): the room's seq. */
+void reconnect_joined(struct client *cl, struct bconn *c, uint64_t seq);
+/* The since of c's join: -1 for the first one. */
+static inline int64_t reconnect_since(const struct bconn *c)
+{
+    return c->ever_ready && !c->resumed ? (int64_t)c->last_seq : -1;
+}
 
 /* The lws protocol callback of every connection (clientio.c). */
 int clientio_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,

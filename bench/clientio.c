@@ -19,6 +19,7 @@
 
 static void on_ack(struct client *cl, struct bconn *c, uint64_t ts, uint64_t now)
 {
+    if (!reconnect_answered(cl, c, ts, NULL, now)) return; /* answered before */
     if (!in_window(cl, ts)) {
         cl->t.acked_outside++;
         return;
@@ -39,6 +40,8 @@ static void on_message(struct client *cl, struct bconn *c, const char *buf, size
     case WIRE_MESSAGE:
         if (cl->cfg->proto != WIRE_CHAT && f.from == (int64_t)c->idx) {
             on_ack(cl, c, f.ts, now); /* our own echo */
+        } else if (cl->cfg->proto == WIRE_CHAT && !reconnect_seen(cl, c, f.seq, f.from)) {
+            break; /* seen before, or our own in a replay */
         } else if (in_window(cl, f.ts)) {
             tally_add(&cl->t.live.delivered, 1);
             stats_samples_add(&cl->t.delivery_lat, now - f.ts);
@@ -50,10 +53,13 @@ static void on_message(struct client *cl, struct bconn *c, const char *buf, size
         on_ack(cl, c, f.ts, now);
         break;
     case WIRE_WELCOME:
-        want_write(c, NEED_JOIN);
+        if (c->state == B_OPEN && reconnect_welcome(cl, c, f.session, f.resumed))
+            want_write(c, NEED_JOIN);
         cl->t.other++;
         break;
     case WIRE_JOINED:
+        if (c->state == B_OPEN) reconnect_joined(cl, c, f.seq);
+        __attribute__((fallthrough));
     case WIRE_SIO_CONNECTED:
         if (c->state == B_OPEN) client_set_state(cl, c, B_READY, NULL);
         cl->t.other++;
@@ -72,8 +78,12 @@ static void on_message(struct client *cl, struct bconn *c, const char *buf, size
     case WIRE_ERROR:
     case WIRE_SIO_REFUSED:
         tally_code(&cl->t.errors, f.code[0] ? f.code : "(no code)", 1);
-        if (f.about_msg && in_window(cl, f.ts)) tally_add(&cl->t.live.refused, 1);
-        if (c->state == B_OPEN) { /* hello, join or the socket.io connect refused */
+        if (f.about_msg && reconnect_answered(cl, c, f.ts, f.code, now) && in_window(cl, f.ts))
+            tally_add(&cl->t.live.refused, 1);
+        if (c->state == B_OPEN && c->ever_ready) { /* a reconnect's hello or join refused */
+            c->why = strcmp(f.code, "unavailable") ? "refused" : "unavailable";
+            want_write(c, NEED_CLOSE);   /* then it tries again (reconnect.c) */
+        } else if (c->state == B_OPEN) { /* hello, join or the socket.io connect refused */
             client_set_state(cl, c, B_CLOSING, f.code[0] ? f.code : "refused");
             want_write(c, NEED_CLOSE);
         }
@@ -252,7 +262,7 @@ static int own_control(struct client *cl, struct bconn *c, struct lws *wsi)
     char *buf = cl->tx + LWS_PRE;
     if (c->need & NEED_UPGRADE) {
         c->need &= (uint8_t)~NEED_UPGRADE;
-        const struct cb_url *u = &cl->cfg->urls[cb_url_of(cl->cfg, c->idx)];
+        const struct cb_url *u = &cl->cfg->urls[c->url];
         uint64_t r1 = wsframe_rand(&cl->rng), r2 = wsframe_rand(&cl->rng);
         size_t n = wsframe_request(buf, cl->txcap, u->hostport, u->path, r1, r2);
         if (!n) return -1;
@@ -278,16 +288,17 @@ static int own_control(struct client *cl, struct bconn *c, struct lws *wsi)
 /* The one control frame c needs most, or 0 bytes when none. */
 static size_t control_frame(struct client *cl, struct bconn *c, char *buf, size_t cap)
 {
-    char name[96];
+    char name[96], room[96];
     if (c->need & NEED_HELLO) {
         c->need &= (uint8_t)~NEED_HELLO;
         nick_of(cl, c, name, sizeof name);
-        return wire_hello(buf, cap, name);
+        room_of(cl, c->room, room, sizeof room);
+        return wire_hello(buf, cap, name, c->ever_ready ? c->session : NULL, room, c->last_seq);
     }
     if (c->need & NEED_JOIN) {
         c->need &= (uint8_t)~NEED_JOIN;
-        room_of(cl, c->room, name, sizeof name);
-        return wire_join(buf, cap, name);
+        room_of(cl, c->room, room, sizeof room);
+        return wire_join(buf, cap, room, reconnect_since(c));
     }
     if (c->need & NEED_SIO_CONNECT) {
         c->need &= (uint8_t)~NEED_SIO_CONNECT;
@@ -320,12 +331,25 @@ static int on_writable(struct client *cl, struct bconn *c, struct lws *wsi)
         if (lws_send_pipe_choked(wsi)) goto more;
     }
     char room[96];
-    if (c->qlen) room_of(cl, c->room, room, sizeof room);
+    if (c->qlen || c->redo.len) room_of(cl, c->room, room, sizeof room);
+    /* Retries first, with their first id, once their backoff is over. */
+    while (c->state == B_READY && c->redo.len && stats_now_us() >= c->wake_at) {
+        uint64_t ts = c->redo.v[c->redo.head];
+        size_t n = wire_message(cl->cfg->proto, buf, cl->txcap, room, ts, (uint32_t)c->idx,
+                                (size_t)cl->cfg->text_bytes);
+        if (write_text(cl, wsi, n) < 0) return -1;
+        c->redo.head = (c->redo.head + 1) % c->redo.cap;
+        c->redo.len--;
+        u64q_push(&c->out, ts);
+        cl->t.retries++;
+        if (lws_send_pipe_choked(wsi)) goto more;
+    }
     while (c->qlen) {
         uint64_t ts = c->q[c->qhead];
         size_t n = wire_message(cl->cfg->proto, buf, cl->txcap, room, ts, (uint32_t)c->idx,
                                 (size_t)cl->cfg->text_bytes);
         if (write_text(cl, wsi, n) < 0) return -1;
+        if (cl->cfg->proto == WIRE_CHAT) u64q_push(&c->out, ts);
         c->qhead = (uint8_t)((c->qhead + 1) % QCAP);
         c->qlen--;
         cl->t.sent_all++;
@@ -336,16 +360,28 @@ static int on_writable(struct client *cl, struct bconn *c, struct lws *wsi)
         if (lws_send_pipe_choked(wsi)) break;
     }
 more:
-    if (c->qlen || c->need) lws_callback_on_writable(wsi);
+    if (c->qlen || c->need || (c->redo.len && stats_now_us() >= c->wake_at))
+        lws_callback_on_writable(wsi);
     return 0;
 }
 
 /* ---------------------------------------------------------------- the callback */
 
+/* The connection wsi belongs to, or NULL when wsi is one it has left behind
+ * (a reconnected connection gets a new wsi; the old one's last callbacks
+ * must not touch it). Before lws_client_connect_via_info returns, c->wsi is
+ * not set yet. */
+static struct bconn *conn_of(struct lws *wsi, void *user)
+{
+    struct bconn *c = user;
+    if (!c || c->wsi == wsi || (!c->wsi && c->state == B_CONNECTING)) return c;
+    return NULL;
+}
+
 int clientio_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                       size_t len)
 {
-    struct bconn *c = user;
+    struct bconn *c = conn_of(wsi, user);
     switch (reason) {
     case LWS_CALLBACK_CLIENT_ESTABLISHED:
         return c ? on_established(client_of(wsi), c, wsi) : -1;
@@ -365,6 +401,8 @@ int clientio_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
         if (!c || c->state == B_DONE) return -1;
         return on_writable(client_of(wsi), c, wsi);
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        /* lws 4.1 hands over 1002 in place of the codes it thinks reserved
+         * (1012 among them): --ws own reports those as sent. */
         if (c && len >= 2)
             c->peer_close = (uint16_t)((((const uint8_t *)in)[0] << 8) | ((const uint8_t *)in)[1]);
         return 0;
@@ -378,7 +416,7 @@ int clientio_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
     case LWS_CALLBACK_CLIENT_CLOSED:
     case LWS_CALLBACK_RAW_CLOSE:
     case LWS_CALLBACK_WSI_DESTROY:
-        if (c && c->state != B_IDLE) client_end_conn(client_of(wsi), c, NULL);
+        if (c && c->state != B_IDLE && c->state != B_WAIT) client_end_conn(client_of(wsi), c, NULL);
         return 0;
     default:
         break;

@@ -137,6 +137,20 @@ void summary_table(const struct cb_config *cfg, struct tally *t, const struct cb
     print_codes("errors", &t->errors);
     print_codes("closes", &t->closes);
     if (f.failed) print_codes("conn errors", &t->connect_errors);
+    if (cfg->proto == WIRE_CHAT) {
+        printf("reconnect   %s; %llu reconnected of %llu attempts, resumed %llu, not resumed "
+               "%llu; %llu lost\n",
+               cfg->reconnect ? "on" : "off", (unsigned long long)t->reconnects,
+               (unsigned long long)t->reconnect_attempts, (unsigned long long)t->resumed_true,
+               (unsigned long long)t->resumed_false, (unsigned long long)f.lost);
+        printf("            replayed %llu, duplicates %llu (not counted), own replayed %llu, "
+               "retries %llu, acks again %llu, seq resets %llu\n",
+               (unsigned long long)t->replayed, (unsigned long long)t->duplicates,
+               (unsigned long long)t->own_replayed, (unsigned long long)t->retries,
+               (unsigned long long)t->acks_again, (unsigned long long)t->seq_resets);
+        if (t->reconnect_errors.n || t->reconnect_errors.other)
+            print_codes("  failed", &t->reconnect_errors);
+    }
     printf("frames in   %s (presence/online %s, other %s, not understood %llu)\n",
            fmt_grouped((double)f.frames, a, sizeof a), fmt_grouped((double)t->noise, b, sizeof b),
            fmt_grouped((double)t->other, c, sizeof c), (unsigned long long)t->not_understood);
@@ -184,11 +198,12 @@ void summary_json(const struct cb_config *cfg, struct tally *t, const struct cb_
         json_array_append_new(urls, json_string(u));
     }
     json_t *config = json_pack(
-        "{s:o,s:I,s:I,s:I,s:f,s:I,s:f,s:f,s:f,s:f,s:I,s:I,s:f}", "urls", urls, "conns",
+        "{s:o,s:I,s:I,s:I,s:f,s:I,s:f,s:f,s:f,s:f,s:I,s:I,s:f,s:b}", "urls", urls, "conns",
         I(cfg->conns), "rooms", I(cfg->rooms), "senders", I(cfg->senders), "rate_per_sender",
         cfg->rate, "size", I(cfg->text_bytes), "duration_s", cfg->duration_s, "warmup_s",
         cfg->warmup_s, "ramp_s", cfg->ramp_s, "idle_s", cfg->idle_s, "threads", I(cfg->threads),
-        "concurrency", I(cfg->concurrency), "connect_rate", cfg->connect_rate);
+        "concurrency", I(cfg->concurrency), "connect_rate", cfg->connect_rate, "reconnect",
+        cfg->reconnect && cfg->proto == WIRE_CHAT);
     json_t *connect =
         json_pack("{s:I,s:I,s:I,s:I,s:f,s:f,s:f,s:o,s:o}", "requested", I(f.requested), "started",
                   I(f.started), "ready", I(f.ready), "failed", I(f.failed), "seconds",
@@ -209,15 +224,24 @@ void summary_json(const struct cb_config *cfg, struct tally *t, const struct cb_
     json_t *frames =
         json_pack("{s:I,s:I,s:I,s:I}", "received", I(f.frames), "presence_online", I(t->noise),
                   "other", I(t->other), "not_understood", I(t->not_understood));
+    json_t *recovery =
+        json_pack("{s:b,s:I,s:I,s:{s:I,s:I},s:I,s:I,s:I,s:I,s:I,s:I,s:o}", "enabled",
+                  cfg->reconnect && cfg->proto == WIRE_CHAT, "attempts", I(t->reconnect_attempts),
+                  "reconnects", I(t->reconnects), "resumed", "true", I(t->resumed_true), "false",
+                  I(t->resumed_false), "replayed", I(t->replayed), "duplicates", I(t->duplicates),
+                  "own_replayed", I(t->own_replayed), "retries", I(t->retries), "acks_again",
+                  I(t->acks_again), "seq_resets", I(t->seq_resets), "errors",
+                  codes_json(&t->reconnect_errors));
     int complete = f.ready == f.requested && !f.lost && !stopped &&
                    (cfg->storm || cfg->idle_s > 0 || tm->drained);
     json_t *root = json_pack(
-        "{s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:I,s:o,s:I,s:{s:o,s:o},s:f,s:b,s:b}", "tool",
+        "{s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:o,s:o,s:I,s:o,s:I,s:I,s:o,s:{s:o,s:o},s:f,s:b,s:b}", "tool",
         "chat-bench", "proto", proto_names[cfg->proto], "scenario", scenario(cfg), "config", config,
         "connect", connect, "messages", messages, "latency_ms", latency, "frames", frames, "errors",
         codes_json(&t->errors), "errors_total", I(f.errors_total), "closes", codes_json(&t->closes),
-        "unexpected_closes", I(f.lost), "cpu", "window", cpu_json(window), "run", cpu_json(all),
-        "idle_s", tm->idle_s, "interrupted", stopped != 0, "complete", complete);
+        "unexpected_closes", I(f.closes_total), "lost", I(f.lost), "recovery", recovery, "cpu",
+        "window", cpu_json(window), "run", cpu_json(all), "idle_s", tm->idle_s, "interrupted",
+        stopped != 0, "complete", complete);
     if (!root) {
         fprintf(stderr, "chat-bench: cannot build the JSON\n");
         printf("{\"tool\":\"chat-bench\",\"error\":\"json\"}\n");

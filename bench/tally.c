@@ -50,6 +50,15 @@ void tally_merge(struct tally *dst, struct tally *src)
     dst->noise += src->noise;
     dst->other += src->other;
     dst->not_understood += src->not_understood;
+    uint64_t *sum_d[] = {&dst->reconnect_attempts, &dst->reconnects, &dst->resumed_true,
+                         &dst->resumed_false,      &dst->replayed,   &dst->duplicates,
+                         &dst->own_replayed,       &dst->retries,    &dst->acks_again,
+                         &dst->seq_resets};
+    const uint64_t *sum_s[] = {&src->reconnect_attempts, &src->reconnects, &src->resumed_true,
+                               &src->resumed_false,      &src->replayed,   &src->duplicates,
+                               &src->own_replayed,       &src->retries,    &src->acks_again,
+                               &src->seq_resets};
+    for (size_t i = 0; i < sizeof sum_d / sizeof sum_d[0]; i++) *sum_d[i] += *sum_s[i];
     stats_samples_merge(&dst->connect_lat, &src->connect_lat);
     stats_samples_merge(&dst->delivery_lat, &src->delivery_lat);
     stats_samples_merge(&dst->ack_lat, &src->ack_lat);
@@ -57,6 +66,7 @@ void tally_merge(struct tally *dst, struct tally *src)
     merge_codes(&dst->errors, &src->errors);
     merge_codes(&dst->closes, &src->closes);
     merge_codes(&dst->connect_errors, &src->connect_errors);
+    merge_codes(&dst->reconnect_errors, &src->reconnect_errors);
 }
 
 void tally_free(struct tally *t)

@@ -32,7 +32,8 @@ struct tally_live {
     _Atomic uint64_t started;   /* connections attempted */
     _Atomic uint64_t ready;     /* connected, identified and joined */
     _Atomic uint64_t failed;    /* never became ready (refused, error, closed) */
-    _Atomic uint64_t lost;      /* closed by the peer or the network after ready */
+    _Atomic uint64_t lost;      /* ready once, and not ready when the run closed them (closed
+                                 * by the peer or the network, and not back by reconnecting) */
     _Atomic uint64_t frames;    /* text frames received */
     _Atomic uint64_t sent;      /* measured window: messages written */
     _Atomic uint64_t acked;     /* measured window: acks (chat) or own echoes */
@@ -52,10 +53,22 @@ struct tally {
     uint64_t noise;    /* presence, online, typing */
     uint64_t other;    /* anything else (welcome, joined, pings, foreign messages) */
     uint64_t not_understood;
+    /* Recovery (chat, --reconnect): see reconnect.c. */
+    uint64_t reconnect_attempts;          /* connections opened again after a loss */
+    uint64_t reconnects;                  /* of those, back to ready */
+    uint64_t resumed_true, resumed_false; /* welcome of a reconnect: "resumed" */
+    uint64_t replayed;                /* msgs at or below the room's seq of the re-join: replays */
+    uint64_t duplicates;              /* msgs whose (room, seq) had been seen: not counted again */
+    uint64_t own_replayed;            /* the connection's own msgs coming back in a replay */
+    uint64_t retries;                 /* msgs written again with the same id (unanswered at a loss,
+                                       * or answered unavailable) */
+    uint64_t acks_again;              /* acks of msgs already acked: not counted again */
+    uint64_t seq_resets;              /* a re-join found the room's seq below what was seen */
     struct stats_samples connect_lat; /* start -> ready */
     struct stats_samples delivery_lat, ack_lat;
     struct stats_samples send_lag; /* intended send time -> written */
     struct tally_codes errors, closes, connect_errors;
+    struct tally_codes reconnect_errors; /* reconnect attempts that failed, by reason */
 };
 
 static inline uint64_t tally_get(_Atomic uint64_t *x)

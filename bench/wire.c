@@ -57,6 +57,22 @@ static void copy_code(struct wire_frame *out, const char *s)
     snprintf(out->code, sizeof out->code, "%s", s ? s : "");
 }
 
+/* A session string that can go back in a hello as it is: no escapes needed. */
+static void copy_session(struct wire_frame *out, const char *s)
+{
+    out->session[0] = '\0';
+    if (!s || !*s || strlen(s) > WIRE_SESSION_MAX) return;
+    for (const char *p = s; *p; p++)
+        if (*p < 0x21 || *p > 0x7e || *p == '"' || *p == '\\') return;
+    snprintf(out->session, sizeof out->session, "%s", s);
+}
+
+static uint64_t json_u64(json_t *j, const char *key)
+{
+    json_int_t v = json_integer_value(json_object_get(j, key));
+    return v > 0 ? (uint64_t)v : 0;
+}
+
 /* An id chat-bench gave a msg: its send time, all digits. */
 static int msg_id(const char *id, uint64_t *ts)
 {
@@ -76,13 +92,17 @@ static void chat_parse_json(const char *buf, size_t len, struct wire_frame *out)
     } else if (!strcmp(type, "msg")) {
         const char *text = json_string_value(json_object_get(j, "text"));
         if (text) parse_text(text, text + strlen(text), out);
+        out->seq = json_u64(j, "seq");
     } else if (!strcmp(type, "ack")) {
         const char *id = json_string_value(json_object_get(j, "id"));
         if (id && msg_id(id, &out->ts) == 0) out->kind = WIRE_ACK;
     } else if (!strcmp(type, "welcome")) {
         out->kind = WIRE_WELCOME;
+        out->resumed = json_is_true(json_object_get(j, "resumed"));
+        copy_session(out, json_string_value(json_object_get(j, "session")));
     } else if (!strcmp(type, "joined")) {
         out->kind = WIRE_JOINED;
+        out->seq = json_u64(j, "seq");
     } else if (!strcmp(type, "presence") || !strcmp(type, "online") || !strcmp(type, "typing")) {
         out->kind = WIRE_NOISE;
     } else if (!strcmp(type, "error")) {
@@ -100,7 +120,12 @@ static void chat_parse(const char *buf, size_t len, struct wire_frame *out)
      * recognised by their first bytes. */
     if (starts(buf, len, LIT("{\"type\":\"msg\","))) {
         const char *t = find_str_value(buf, len, LIT("\"text\":\""));
-        if (t && parse_text(t, buf + len, out) == 0) return;
+        if (t && parse_text(t, buf + len, out) == 0) {
+            /* "seq" comes before "text" (render.c). */
+            const char *s = find_str_value(buf, (size_t)(t - buf), LIT("\"seq\":"));
+            if (s && parse_u64(&s, t, &out->seq) < 0) out->seq = 0;
+            return;
+        }
     } else if (starts(buf, len, LIT("{\"type\":\"ack\","))) {
         const char *id = find_str_value(buf, len, LIT("\"id\":\""));
         const char *end = buf + len;
@@ -153,6 +178,7 @@ void wire_parse(enum wire_proto p, const char *buf, size_t len, struct wire_fram
 {
     memset(out, 0, offsetof(struct wire_frame, code));
     out->code[0] = '\0';
+    out->session[0] = '\0';
     out->kind = WIRE_OTHER;
     switch (p) {
     case WIRE_CHAT:
@@ -175,14 +201,25 @@ static size_t put(size_t cap, int n)
     return n > 0 && (size_t)n < cap ? (size_t)n : 0;
 }
 
-size_t wire_hello(char *buf, size_t cap, const char *nick)
+size_t wire_hello(char *buf, size_t cap, const char *nick, const char *session, const char *room,
+                  uint64_t seq)
 {
-    return put(cap, snprintf(buf, cap, "{\"type\":\"hello\",\"nick\":\"%s\"}", nick));
+    if (!session || !*session)
+        return put(cap, snprintf(buf, cap, "{\"type\":\"hello\",\"nick\":\"%s\"}", nick));
+    return put(cap, snprintf(buf, cap,
+                             "{\"type\":\"hello\",\"nick\":\"%s\",\"resume\":{\"session\":\"%s\","
+                             "\"rooms\":{\"%s\":%llu}}}",
+                             nick, session, room, (unsigned long long)seq));
 }
 
-size_t wire_join(char *buf, size_t cap, const char *room)
+size_t wire_join(char *buf, size_t cap, const char *room, int64_t since)
 {
-    return put(cap, snprintf(buf, cap, "{\"type\":\"join\",\"room\":\"%s\",\"id\":\"j\"}", room));
+    if (since < 0)
+        return put(cap,
+                   snprintf(buf, cap, "{\"type\":\"join\",\"room\":\"%s\",\"id\":\"j\"}", room));
+    return put(cap,
+               snprintf(buf, cap, "{\"type\":\"join\",\"room\":\"%s\",\"since\":%lld,\"id\":\"j\"}",
+                        room, (long long)since));
 }
 
 size_t wire_sio_connect(char *buf, size_t cap)

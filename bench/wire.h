@@ -32,12 +32,15 @@
 
 enum wire_proto { WIRE_CHAT, WIRE_SOCKETIO, WIRE_PLAIN };
 
+/* The longest session string kept for a resume. */
+#define WIRE_SESSION_MAX 64
+
 enum wire_kind {
     WIRE_OTHER,    /* anything not listed below (chat: left, pong, who, ...) */
     WIRE_MESSAGE,  /* a benchmark message: ts and from are set */
     WIRE_ACK,      /* chat: the ack of one of our msgs: ts is its send time */
-    WIRE_WELCOME,  /* chat: hello accepted */
-    WIRE_JOINED,   /* chat: join accepted */
+    WIRE_WELCOME,  /* chat: hello accepted: session and resumed are set */
+    WIRE_JOINED,   /* chat: join accepted (or a room restored by a resume): seq is set */
     WIRE_NOISE,    /* chat: presence, online and typing events; frames not to look into */
     WIRE_ERROR,    /* chat: an error frame: code, and about_msg */
     WIRE_SIO_OPEN, /* socketio: the Engine.IO open packet */
@@ -51,8 +54,13 @@ struct wire_frame {
     enum wire_kind kind;
     uint64_t ts;   /* WIRE_MESSAGE, WIRE_ACK: the embedded send time (us) */
     int64_t from;  /* WIRE_MESSAGE: the sender's connection index, -1 when absent */
+    uint64_t seq;  /* WIRE_MESSAGE (chat): the room's seq, 0 when absent; WIRE_JOINED: the
+                    * room's last seq */
     int about_msg; /* WIRE_ERROR: answers one of our msgs (its id is a send time) */
+    int resumed;   /* WIRE_WELCOME: "resumed":true */
     char code[48]; /* WIRE_ERROR: the error code; WIRE_SIO_REFUSED: what came */
+    char session[WIRE_SESSION_MAX + 1]; /* WIRE_WELCOME: the session string; "" when absent
+                                         * or not one wire_hello() can send back */
 };
 
 /* Classifies the payload of one whole received text frame. */
@@ -60,8 +68,12 @@ void wire_parse(enum wire_proto p, const char *buf, size_t len, struct wire_fram
 
 /* The builders write a frame's payload into buf (cap bytes) and return its
  * length, or 0 when it does not fit. */
-size_t wire_hello(char *buf, size_t cap, const char *nick);
-size_t wire_join(char *buf, size_t cap, const char *room);
+/* hello; with a session (not NULL, not ""), a resume of it that gives room's
+ * last seen seq: {"type":"hello","nick":N,"resume":{"session":S,"rooms":{R:seq}}}. */
+size_t wire_hello(char *buf, size_t cap, const char *nick, const char *session, const char *room,
+                  uint64_t seq);
+/* join; since >= 0 adds "since" (a re-join that replays what was missed). */
+size_t wire_join(char *buf, size_t cap, const char *room, int64_t since);
 size_t wire_sio_connect(char *buf, size_t cap);
 size_t wire_sio_pong(char *buf, size_t cap);
 /* A benchmark message from connection from, sent at ts (us), whose text is

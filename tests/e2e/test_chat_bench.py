@@ -12,6 +12,8 @@ The binary is $CHAT_BENCH_BIN, else the chat-bench next to $CHAT_BROKER_BIN
 import json
 import os
 import subprocess
+import threading
+import time
 
 import pytest
 
@@ -125,3 +127,98 @@ def test_sessions_end_when_the_bench_leaves(cluster, bench):
     again = run_json(bench, *args)
     assert first["connect"]["ready"] == 6
     assert again["connect"]["ready"] == 6, again["connect"]["errors"]
+
+
+# ----------------------------------------------------------------------------- recovery
+# chat-bench against a cluster that fails under it: the broker restarted
+# (SIGTERM, then the same argv: the history file keeps the seqs), a gateway
+# SIGKILLed. History-backed clusters of the test's own (hchat).
+
+def start_bench(bench, *args):
+    """chat-bench in the background; the returned event is set once it says
+    it is sending (its stderr is kept in the list)."""
+    p = subprocess.Popen([bench, *args, "--json"], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    sending, err = threading.Event(), []
+
+    def read():
+        for line in p.stderr:
+            err.append(line)
+            if "sending:" in line or line.startswith("READY"):
+                sending.set()
+        sending.set()  # it ended
+
+    threading.Thread(target=read, daemon=True).start()
+    return p, sending, err
+
+
+def finish_bench(p, err, timeout=90):
+    try:
+        out, _ = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, _ = p.communicate()
+        raise AssertionError("chat-bench did not end by itself\n" + "".join(err))
+    lines = [l for l in out.splitlines() if l.strip()]
+    assert len(lines) == 1, f"exit {p.returncode}, stdout {out!r}\n" + "".join(err)
+    return p.returncode, json.loads(lines[0])
+
+
+@pytest.mark.parametrize("ws", ["own", "lws"])
+def test_recovers_from_a_broker_restart_and_a_gateway_loss(hchat, bench, ws):
+    cl = hchat.cluster.start()
+    p, sending, err = start_bench(
+        bench, "--url", urls(cl), "--ws", ws, "--conns", "20", "--rooms", "1", "--senders", "4",
+        "--rate", "20", "--warmup", "0.5", "--duration", "8", "--drain-timeout", "20",
+        "--nick-prefix", "rec")
+    assert sending.wait(30), "chat-bench never started sending\n" + "".join(err)
+    time.sleep(2.5)                    # inside the measured window
+    cl.restart_broker("term")          # every session gone: 1012, resumed false, re-join
+    time.sleep(2.5)
+    cl.gateways["A"].kill()            # its clients drop: reconnect to B, resumed true
+    rc, out = finish_bench(p, err)
+    m, rec = out["messages"], out["recovery"]
+    info = json.dumps(out, indent=1) + "\n" + "".join(err)
+    assert rc == 0, info
+    assert out["connect"]["ready"] == 20 and out["lost"] == 0, info
+    assert out["connect"]["started"] == 20, info  # reconnects are not new connections
+    assert rec["enabled"] is True and rec["reconnects"] > 0, info
+    # The broker restart closed every identified client with 1012; the new
+    # broker did not know their sessions. Then A's clients lost their TCP
+    # connection and resumed at B, whose broker still held their sessions.
+    # (lws 4.1's own client reports 1012 as 1002: it thinks the code reserved.)
+    assert out["closes"].get("1012" if ws == "own" else "1002", 0) == 20, info
+    assert out["closes"].get("1006", 0) > 0, info
+    assert rec["resumed"]["false"] >= 20 and rec["resumed"]["true"] > 0, info
+    assert rec["seq_resets"] == 0, info
+    # Every message of the window acknowledged once, and every acknowledged
+    # message delivered once to each of the 19 other members.
+    assert m["sent"] > 0 and m["acked"] == m["sent"] and m["refused"] == 0, info
+    assert m["expected"] == 19 * m["acked"], info
+    assert m["delivery_ratio"] == 1.0 and m["drained"] is True, info
+    assert set(out["errors"]) <= {"unavailable"}, info
+    assert out["frames"]["not_understood"] == 0, info
+    assert out["complete"] is True, info
+
+
+def test_no_reconnect_counts_the_closes_and_goes_on_without(hchat, bench):
+    cl = hchat.cluster.start()
+    p, ready, err = start_bench(bench, "--url", urls(cl), "--conns", "6", "--idle", "3",
+                                "--no-reconnect", "--nick-prefix", "norec")
+    assert ready.wait(30), "chat-bench never got ready\n" + "".join(err)
+    cl.restart_broker("term")
+    rc, out = finish_bench(p, err)
+    info = json.dumps(out, indent=1) + "\n" + "".join(err)
+    assert rc == 1, info               # connections were lost
+    assert out["config"]["reconnect"] is False, info
+    assert out["closes"] == {"1012": 6} and out["unexpected_closes"] == 6, info
+    assert out["lost"] == 6 and out["complete"] is False, info
+    rec = out["recovery"]
+    assert rec["enabled"] is False and rec["attempts"] == 0 and rec["reconnects"] == 0, info
+
+
+def test_reconnect_flag_values(bench):
+    assert run(bench, "--reconnect", "2").returncode == 2
+    assert run(bench, "--no-reconnect=1").returncode == 2
+    r = run(bench, "--help")
+    assert "--reconnect" in r.stdout and "--no-reconnect" in r.stdout
