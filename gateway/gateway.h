@@ -24,18 +24,23 @@ struct gw_config {
     const char *broker;
     const char *id;
     const char *web;
-    long long max_frame;         /* bytes of one WebSocket message; past it: close 1009 */
-    long long max_text;          /* code points of msg/dm text */
-    long long max_nick;          /* code points of a nick */
-    long long max_room;          /* code points of a room name */
-    long long max_queue;         /* bytes queued to one connection; past it: close 1013 */
-    long long heartbeat_ms;      /* link heartbeat period */
-    long long broker_timeout_ms; /* no heartbeat answer this long: broker unavailable */
-    long long hwm;               /* ZeroMQ high-water marks */
-    long long drain_timeout_ms;  /* SIGTERM: time for clients to take their 1012 */
-    long long rate;              /* commands per second per connection (0: no limit) */
-    long long burst;             /* commands a connection may send at once */
-    long long flood_close;       /* refused commands in a row that close with 1008 (0: never) */
+    long long max_frame;            /* bytes of one WebSocket message; past it: close 1009 */
+    long long max_text;             /* code points of msg/dm text */
+    long long max_nick;             /* code points of a nick */
+    long long max_room;             /* code points of a room name */
+    long long max_queue;            /* bytes queued to one connection; past it: close 1013 */
+    long long heartbeat_ms;         /* link heartbeat period */
+    long long broker_timeout_ms;    /* no heartbeat answer this long: broker unavailable */
+    long long hwm;                  /* ZeroMQ high-water marks */
+    long long drain_timeout_ms;     /* SIGTERM: time for clients to take their 1012 */
+    long long rate;                 /* commands per second per connection (0: no limit) */
+    long long burst;                /* commands a connection may send at once */
+    long long flood_close;          /* refused commands in a row that close with 1008 (0: never) */
+    long long max_conns;            /* WebSocket connections at most (0: no limit) */
+    long long max_conns_per_ip;     /* from one client address at most (0: no limit) */
+    long long handshake_timeout_ms; /* to finish the HTTP upgrade */
+    long long ping_interval_ms;     /* a silent connection gets a WebSocket ping after this */
+    long long idle_timeout_ms;      /* and is closed after this without any traffic or pong */
 };
 
 /* One WebSocket connection: libwebsockets' per-session data. */
@@ -53,6 +58,7 @@ struct conn {
     double tokens;
     uint64_t tokens_ms;
     uint32_t refused_run;
+    struct peer_ip *ip; /* its address's entry (admit.c), when counted */
     /* Outgoing frames: a ring of shared frame references. */
     struct frame **q;
     uint32_t qcap, qhead, qlen;
@@ -87,11 +93,14 @@ struct gw_stats {
     uint64_t closes[GW_NCLOSES];    /* closes the gateway started, by code */
     uint64_t slow_closes;           /* closed with 1013 past --max-queue */
     uint64_t rate_limited;          /* commands refused by the token bucket */
+    uint64_t refused_conns[3];      /* upgrades refused: draining, max_conns, max_conns_per_ip */
     uint64_t refused;               /* commands answered unavailable (no broker, HWM) */
     uint64_t link_refused;          /* link sends refused by ZeroMQ (no peer, HWM) */
     uint64_t broker_resets;         /* times the broker forgot our sessions */
     struct histo rtt;               /* link heartbeat round trips, seconds */
 };
+
+struct peer_ip;
 
 struct gw {
     struct gw_config cfg;
@@ -111,6 +120,8 @@ struct gw {
      * identified before that hello; those that identified after are its own. */
     uint32_t link_epoch;
     struct gw_stats stats; /* exported at /metrics (metrics.c) */
+    struct peer_ip *ips;   /* connections per client address (admit.c) */
+    uint64_t refused_logged_ms;
 };
 
 /* conn.c */
@@ -163,6 +174,13 @@ void link_send_disconnect(struct link *l, uint64_t conn, int clean);
 int link_attach(struct link *l);
 /* Called by the lws loop when the link may have input. */
 void link_readable(struct link *l);
+
+/* admit.c: the connection limits. NULL when an upgrade may proceed, else
+ * why not ("draining", "max_conns", "max_conns_per_ip"). */
+const char *admit_check(struct gw *g, struct lws *wsi);
+void admit_refused(struct gw *g, struct lws *wsi, const char *reason);
+void admit_open(struct gw *g, struct conn *c);
+void admit_close(struct gw *g, struct conn *c);
 
 /* metrics.c */
 void metrics_init(struct gw *g);

@@ -89,6 +89,11 @@ int main(int argc, char **argv)
         .rate = 20,
         .burst = 40,
         .flood_close = 100,
+        .max_conns = 100000,
+        .max_conns_per_ip = 0,
+        .handshake_timeout_ms = 10000,
+        .ping_interval_ms = 30000,
+        .idle_timeout_ms = 75000,
     };
     const char *log_level = "info";
     const struct opt opts[] = {
@@ -121,6 +126,18 @@ int main(int argc, char **argv)
         {"flood-close", OPT_INT, &g.cfg.flood_close, 0, 1000000,
          "rate_limited answers in a row after which the connection is closed with 1008 (0: never)",
          NULL},
+        {"max-conns", OPT_INT, &g.cfg.max_conns, 0, 10000000,
+         "WebSocket connections at most; more are refused (0: no limit)", NULL},
+        {"max-conns-per-ip", OPT_INT, &g.cfg.max_conns_per_ip, 0, 10000000,
+         "connections from one client address at most (0: no limit; behind a proxy all "
+         "clients share its address)",
+         NULL},
+        {"handshake-timeout", OPT_INT, &g.cfg.handshake_timeout_ms, 1000, 600000,
+         "ms a new connection has to finish its HTTP request or WebSocket upgrade", NULL},
+        {"ping-interval", OPT_INT, &g.cfg.ping_interval_ms, 1000, 3600000,
+         "ms of silence after which the gateway pings a WebSocket client", NULL},
+        {"idle-timeout", OPT_INT, &g.cfg.idle_timeout_ms, 1000, 3600000,
+         "ms without any traffic or pong after which a WebSocket client is closed", NULL},
         {"drain-timeout", OPT_INT, &g.cfg.drain_timeout_ms, 0, 600000,
          "ms SIGTERM waits for clients to take their 1012 close before exiting", NULL},
         {"log-level", OPT_STR, &log_level, 0, 0, "debug, info, warn or error", NULL},
@@ -170,6 +187,13 @@ int main(int argc, char **argv)
     info.user = &g;
     info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_DISABLE_IPV6;
     info.fd_limit_per_thread = 0;
+    info.timeout_secs = (unsigned)((g.cfg.handshake_timeout_ms + 999) / 1000);
+    /* lws keeps connections alive by these: a ping after ping-interval of
+     * silence, a hang-up after idle-timeout without a valid frame or pong. */
+    lws_retry_bo_t idle = {
+        .secs_since_valid_ping = (uint16_t)((g.cfg.ping_interval_ms + 999) / 1000),
+        .secs_since_valid_hangup = (uint16_t)((g.cfg.idle_timeout_ms + 999) / 1000)};
+    info.retry_and_idle_policy = &idle;
     signal(SIGPIPE, SIG_IGN);
 
     g.ctx = lws_create_context(&info);

@@ -121,6 +121,13 @@ void metrics_render(struct gw *g, struct mbuf *b)
     metric_one(b, "chat_gateway_rate_limited_total", "counter",
                "Commands refused by the per-connection token bucket (--rate, --burst).",
                (double)s->rate_limited);
+    metric_head(b, "chat_gateway_refused_connections_total", "counter",
+                "WebSocket upgrades refused, by reason.");
+    static const char *const why[] = {"draining", "max_conns", "max_conns_per_ip"};
+    for (unsigned i = 0; i < 3; i++) {
+        snprintf(label, sizeof label, "reason=\"%s\"", why[i]);
+        metric_u64(b, "chat_gateway_refused_connections_total", label, s->refused_conns[i]);
+    }
     metric_one(b, "chat_gateway_queued_bytes", "gauge",
                "Bytes waiting in the output queues of all connections.", (double)queued);
     metric_one(b, "chat_gateway_unavailable_total", "counter",

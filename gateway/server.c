@@ -80,8 +80,12 @@ static int callback_chat(struct lws *wsi, enum lws_callback_reasons reason, void
     struct conn *c = user;
     switch (reason) {
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-        if (!uri_is(wsi, "/ws")) return -1; /* WebSocket only at /ws */
-        if (g->draining) return -1;         /* shutting down: go elsewhere */
+        if (!uri_is(wsi, "/ws")) return -1;   /* WebSocket only at /ws */
+        const char *no = admit_check(g, wsi); /* draining or a limit */
+        if (no) {
+            admit_refused(g, wsi, no);
+            return -1;
+        }
         return 0;
     case LWS_CALLBACK_ADD_HEADERS: { /* the 101 answer to the upgrade */
         struct lws_process_html_args *a = in;
@@ -99,6 +103,7 @@ static int callback_chat(struct lws *wsi, enum lws_callback_reasons reason, void
         HASH_ADD(hh, g->conns, id, sizeof c->id, c);
         g->nconns++;
         g->stats.opened++;
+        admit_open(g, c);
         log_debug("conn_open", "conn=%llu", (unsigned long long)c->id);
         return 0;
     case LWS_CALLBACK_RECEIVE:
@@ -118,6 +123,7 @@ static int callback_chat(struct lws *wsi, enum lws_callback_reasons reason, void
         if (!c || !c->id) return 0; /* refused before it was established */
         conn_report_closed(g, c, c->peer_clean);
         conn_release(g, c);
+        admit_close(g, c);
         HASH_DELETE(hh, g->conns, c);
         g->nconns--;
         log_debug("conn_closed", "conn=%llu", (unsigned long long)c->id);
