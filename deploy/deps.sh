@@ -1,17 +1,29 @@
 #!/usr/bin/env bash
 # deps.sh: installs the Debian packages the project needs, only those missing.
 #   deploy/deps.sh build     libraries and tools to build and run
-#   deploy/deps.sh test      plus what the test suites need
+#   deploy/deps.sh test      plus what the test suites need (valgrind: tests/valgrind)
+#   deploy/deps.sh fuzz      build's plus clang, its libFuzzer and llvm-symbolizer (tests/fuzz)
 # Sourced or run; needs root (or sudo) only when something is missing.
 set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config libwebsockets-dev libzmq3-dev libczmq-dev
   libprotobuf-c-dev protobuf-c-compiler libjansson-dev libsqlite3-dev libssl-dev uthash-dev
   sqlite3 curl)
-test_pkgs=(libcmocka-dev python3 python3-pytest python3-websockets clang chromium fonts-dejavu-core fonts-liberation)
+test_pkgs=(libcmocka-dev python3 python3-pytest python3-websockets clang chromium fonts-dejavu-core
+  fonts-liberation valgrind)
+fuzz_pkgs=(clang libclang-rt-14-dev llvm)
 
+set_name=${1:-build}
+case $set_name in
+build | test | fuzz) ;;
+*)
+  echo "deps.sh: unknown package set '$set_name' (build, test or fuzz)" >&2
+  exit 2
+  ;;
+esac
 want=("${build_pkgs[@]}")
-if [ "${1:-build}" = test ]; then
+[ "$set_name" = fuzz ] && want+=("${fuzz_pkgs[@]}")
+if [ "$set_name" = test ]; then
   want+=("${test_pkgs[@]}")
   # Node.js for the browser tests: Debian's unless one is installed already.
   command -v node >/dev/null && command -v npm >/dev/null || want+=(nodejs npm)
