@@ -16,9 +16,12 @@
  * The broker's answers go out on a real ROUTER socket (ROUTER_MANDATORY, as
  * in broker_new) bound to inproc, to two DEALER sockets named like gateways
  * 0 and 1. After each record the harness reads them all back and checks that
- * each one unpacks as a Downstream (protobuf-c checks every required field),
- * then checks the broker's own bookkeeping: counts of sessions, nicks, rooms
- * and members agree with the tables they count.
+ * each one unpacks as a Downstream (protobuf-c checks every required field)
+ * and holds what a gateway relies on (someone to deliver to; a room's
+ * messages reach each gateway in increasing seq; replays and history
+ * ascending, in their room, within their bounds; who within --who-max), then
+ * checks the broker's own bookkeeping: counts of sessions, nicks, rooms and
+ * members agree with the tables they count.
  *
  * Built with ENVELOPE_HISTORY (the target fuzz_envelope_history), the broker
  * keeps its history in SQLite, in a fresh database per input (under
@@ -141,7 +144,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         zmq_setsockopt(dealers[i], ZMQ_RCVHWM, &zero, sizeof zero);
         zmq_setsockopt(dealers[i], ZMQ_LINGER, &zero, sizeof zero);
         CHECK(zmq_connect(dealers[i], "inproc://fuzz-broker") == 0);
-        /* One message each way, so that the ROUTER knows the peer by name. */
+        /* One message from each, so that the ROUTER knows the peer by name. */
         CHECK(zmq_send(dealers[i], "", 0, 0) == 0);
         char buf[16];
         CHECK(zmq_recv(router, buf, sizeof buf, 0) == (int)strlen(id));
@@ -158,6 +161,78 @@ static void remember_token(const Chat__Event *ev)
 }
 
 /* Reads back everything sent to the gateways; each must be a Downstream. */
+/* The last room message seq each gateway was sent, per room: they must
+ * only go up (a gateway renders them in the order they come). */
+#define MAX_SEEN 64
+static struct seen {
+    int gw;
+    char *room;
+    uint64_t seq;
+} seen[MAX_SEEN];
+static unsigned nseen;
+
+static void check_room_seq(int gw, const char *room, uint64_t seq)
+{
+    for (unsigned i = 0; i < nseen; i++) {
+        if (seen[i].gw != gw || strcmp(seen[i].room, room)) continue;
+        CHECK(seq > seen[i].seq);
+        seen[i].seq = seq;
+        return;
+    }
+    if (nseen < MAX_SEEN && (seen[nseen].room = strdup(room))) {
+        seen[nseen].gw = gw;
+        seen[nseen++].seq = seq;
+    }
+}
+
+static void forget_seen(void)
+{
+    while (nseen) free(seen[--nseen].room);
+}
+
+/* Messages of one room, ascending, none past `last` (0: no bound). */
+static void check_messages(const char *room, Chat__MsgEvent **m, size_t n, uint64_t last)
+{
+    for (size_t i = 0; i < n; i++) {
+        CHECK(!strcmp(m[i]->room, room) && m[i]->seq >= 1);
+        CHECK(i == 0 || m[i]->seq > m[i - 1]->seq);
+        CHECK(!last || m[i]->seq <= last);
+    }
+}
+
+/* What a gateway relies on in an event: someone to deliver it to, and the
+ * order and bounds of seqs and lists. */
+static void check_event(int gw, const Chat__Event *ev)
+{
+    CHECK(ev->ev_case != CHAT__EVENT__EV__NOT_SET);
+    CHECK(ev->room_target || (ev->has_all && ev->all) || ev->n_conns > 0);
+    switch (ev->ev_case) {
+    case CHAT__EVENT__EV_WELCOME:
+        remember_token(ev);
+        break;
+    case CHAT__EVENT__EV_MSG:
+        CHECK(ev->room_target && !strcmp(ev->room_target, ev->msg->room));
+        check_room_seq(gw, ev->msg->room, ev->msg->seq);
+        break;
+    case CHAT__EVENT__EV_JOINED:
+        CHECK(ev->joined->n_replay <= (size_t)config.replay_max);
+        check_messages(ev->joined->room, ev->joined->replay, ev->joined->n_replay, ev->joined->seq);
+        break;
+    case CHAT__EVENT__EV_HISTORY:
+        check_messages(ev->history->room, ev->history->messages, ev->history->n_messages, 0);
+        break;
+    case CHAT__EVENT__EV_WHO_ALL:
+        CHECK(ev->who_all->n_users <= (size_t)config.who_max);
+        CHECK(ev->who_all->n_users <= ev->who_all->online);
+        CHECK((ev->who_all->has_truncated && ev->who_all->truncated) ==
+              (ev->who_all->online > ev->who_all->n_users));
+        break;
+    default:
+        break;
+    }
+}
+
+/* Reads back everything sent to the gateways; each must be a Downstream. */
 static void drain(void)
 {
     for (int i = 0; i < 2; i++) {
@@ -169,10 +244,7 @@ static void drain(void)
                 chat__downstream__unpack(NULL, zmq_msg_size(&m), zmq_msg_data(&m));
             CHECK(d != NULL);
             CHECK(d->body_case != CHAT__DOWNSTREAM__BODY__NOT_SET);
-            if (d->body_case == CHAT__DOWNSTREAM__BODY_EVENT) {
-                CHECK(d->event->ev_case != CHAT__EVENT__EV__NOT_SET);
-                if (d->event->ev_case == CHAT__EVENT__EV_WELCOME) remember_token(d->event);
-            }
+            if (d->body_case == CHAT__DOWNSTREAM__BODY_EVENT) check_event(i, d->event);
             chat__downstream__free_unpacked(d, NULL);
         }
         zmq_msg_close(&m);
@@ -332,6 +404,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     b->router = NULL; /* the harness's, not the broker's to close */
     broker_destroy(&b);
     drain();
+    forget_seen();
 #ifdef ENVELOPE_HISTORY
     remove_db();
 #endif
