@@ -146,7 +146,7 @@ for t in "${targets[@]}"; do
             echo "---- $t: replay with: $bin $a" >&2
         done
     fi
-    summary+=("$(printf '%-14s %-18s runs=%-9s exec/s=%-7s cov=%-5s new_inputs=%s' "$t" "$result" \
+    summary+=("$(printf '%-22s %-18s runs=%-9s exec/s=%-7s cov=%-5s new_inputs=%s' "$t" "$result" \
         "${runs:-?}" "${speed:-?}" "${cov:-?}" "$corp")")
 done
 

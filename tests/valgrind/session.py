@@ -18,6 +18,7 @@ import re
 import sys
 import tempfile
 import time
+import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
@@ -188,7 +189,8 @@ def main():
         print(f"valgrind: ready after {time.monotonic() - t0:.1f} s; running the session",
               flush=True)
         asyncio.run(asyncio.wait_for(session(port), 90))
-    except (AssertionError, asyncio.TimeoutError, OSError) as e:
+    except Exception as e:  # whatever went wrong, the processes are stopped below
+        traceback.print_exc()
         failures.append(f"session: {e!r}")
     for p in (gateway, broker):
         problem = p.stop(STOP_TIMEOUT)
