@@ -483,6 +483,14 @@ static void event_seed(const char *name, Chat__Event *ev)
     free(buf);
 }
 
+/* Writes ev with body (of oneof case CASE) as the seed `name`. */
+#define EVENT_SEED(name, ev, CASE, field, body)                                                    \
+    do {                                                                                           \
+        (ev)->ev_case = CHAT__EVENT__EV_##CASE;                                                    \
+        (ev)->field = (body);                                                                      \
+        event_seed((name), (ev));                                                                  \
+    } while (0)
+
 static void render_seeds(void)
 {
     char *names[] = {"alice", "bob"};
@@ -503,9 +511,7 @@ static void render_seeds(void)
     w.nick = "alice";
     w.session = "0123456789abcdef0123456789abcdef";
     w.online = 12;
-    ev.ev_case = CHAT__EVENT__EV_WELCOME;
-    ev.welcome = &w;
-    event_seed("welcome", &ev);
+    EVENT_SEED("welcome", &ev, WELCOME, welcome, &w);
 
     Chat__Joined j = CHAT__JOINED__INIT;
     j.room = "general";
@@ -514,63 +520,47 @@ static void render_seeds(void)
     j.seq = 57;
     j.replay = pm;
     j.n_replay = 2;
-    ev.ev_case = CHAT__EVENT__EV_JOINED;
-    ev.joined = &j;
-    event_seed("joined", &ev);
+    EVENT_SEED("joined", &ev, JOINED, joined, &j);
 
     Chat__Left l = CHAT__LEFT__INIT;
     l.room = "general";
-    ev.ev_case = CHAT__EVENT__EV_LEFT;
-    ev.left = &l;
-    event_seed("left", &ev);
+    EVENT_SEED("left", &ev, LEFT, left, &l);
 
     Chat__Ack a = CHAT__ACK__INIT;
     a.room = "general";
     a.has_seq = a.has_ts = 1;
     a.seq = 58;
     a.ts = 1763769600123;
-    ev.ev_case = CHAT__EVENT__EV_ACK;
-    ev.ack = &a;
-    event_seed("ack", &ev);
+    EVENT_SEED("ack", &ev, ACK, ack, &a);
 
     ev.id = NULL;
     ev.room_target = "general";
     ev.has_exclude = 1;
     ev.exclude = 1;
-    ev.ev_case = CHAT__EVENT__EV_MSG;
-    ev.msg = &m;
-    event_seed("msg", &ev);
+    EVENT_SEED("msg", &ev, MSG, msg, &m);
 
     Chat__DmEvent d = CHAT__DM_EVENT__INIT;
     d.from = "alice";
     d.text = "psst";
     d.ts = 1;
-    ev.ev_case = CHAT__EVENT__EV_DM;
-    ev.dm = &d;
-    event_seed("dm", &ev);
+    EVENT_SEED("dm", &ev, DM, dm, &d);
 
     Chat__Presence p = CHAT__PRESENCE__INIT;
     p.room = "general";
     p.nick = "alice";
     p.join = 1;
     p.count = 3;
-    ev.ev_case = CHAT__EVENT__EV_PRESENCE;
-    ev.presence = &p;
-    event_seed("presence", &ev);
+    EVENT_SEED("presence", &ev, PRESENCE, presence, &p);
 
     Chat__TypingEvent t = CHAT__TYPING_EVENT__INIT;
     t.nick = "alice";
     t.active = 1;
-    ev.ev_case = CHAT__EVENT__EV_TYPING;
-    ev.typing = &t;
-    event_seed("typing-dm", &ev);
+    EVENT_SEED("typing-dm", &ev, TYPING, typing, &t);
 
     Chat__NickEvent n = CHAT__NICK_EVENT__INIT;
     n.old = "alice";
     n.new_ = "alice2";
-    ev.ev_case = CHAT__EVENT__EV_NICK;
-    ev.nick = &n;
-    event_seed("nick", &ev);
+    EVENT_SEED("nick", &ev, NICK, nick, &n);
 
     ev.room_target = NULL;
     ev.has_exclude = 0;
@@ -579,34 +569,26 @@ static void render_seeds(void)
     wr.room = "general";
     wr.members = names;
     wr.n_members = 2;
-    ev.ev_case = CHAT__EVENT__EV_WHO_ROOM;
-    ev.who_room = &wr;
-    event_seed("who-room", &ev);
+    EVENT_SEED("who-room", &ev, WHO_ROOM, who_room, &wr);
 
     Chat__WhoAll wa = CHAT__WHO_ALL__INIT;
     wa.online = 1001;
     wa.users = names;
     wa.n_users = 2;
     wa.has_truncated = wa.truncated = 1;
-    ev.ev_case = CHAT__EVENT__EV_WHO_ALL;
-    ev.who_all = &wa;
-    event_seed("who-all", &ev);
+    EVENT_SEED("who-all", &ev, WHO_ALL, who_all, &wa);
 
     Chat__HistoryEvent h = CHAT__HISTORY_EVENT__INIT;
     h.room = "general";
     h.messages = pm;
     h.n_messages = 2;
-    ev.ev_case = CHAT__EVENT__EV_HISTORY;
-    ev.history = &h;
-    event_seed("history", &ev);
+    EVENT_SEED("history", &ev, HISTORY, history, &h);
 
     ev.id = NULL;
     ev.has_all = ev.all = 1;
     Chat__Online o = CHAT__ONLINE__INIT;
     o.count = 13;
-    ev.ev_case = CHAT__EVENT__EV_ONLINE;
-    ev.online = &o;
-    event_seed("online", &ev);
+    EVENT_SEED("online", &ev, ONLINE, online, &o);
 
     ev.has_all = ev.all = 0;
     ev.id = "m9";
@@ -615,22 +597,16 @@ static void render_seeds(void)
     e.message = "slow down";
     e.has_retry_after_ms = 1;
     e.retry_after_ms = 500;
-    ev.ev_case = CHAT__EVENT__EV_ERROR;
-    ev.error = &e;
-    event_seed("error", &ev);
+    EVENT_SEED("error", &ev, ERROR, error, &e);
 
     Chat__Close c = CHAT__CLOSE__INIT;
     c.code = 4001;
     c.reason = "session taken over";
-    ev.ev_case = CHAT__EVENT__EV_CLOSE;
-    ev.close = &c;
-    event_seed("close", &ev);
+    EVENT_SEED("close", &ev, CLOSE, close, &c);
 
     Chat__Synced s = CHAT__SYNCED__INIT;
     s.tag = 3;
-    ev.ev_case = CHAT__EVENT__EV_SYNCED;
-    ev.synced = &s;
-    event_seed("synced", &ev);
+    EVENT_SEED("synced", &ev, SYNCED, synced, &s);
 }
 
 int main(int argc, char **argv)
