@@ -405,7 +405,7 @@ void broker_handle(struct broker *b, const void *rid, size_t rid_len, const uint
     chat__upstream__free_unpacked(up, NULL);
 }
 
-static void run_timers(struct broker *b)
+void broker_run_timers(struct broker *b)
 {
     uint64_t now = b->mono_ms();
     struct typing_entry *e;
@@ -493,7 +493,7 @@ int broker_run(struct broker *b, volatile sig_atomic_t *stop)
         for (int i = 0; i < 4096 && recv_one(b); i++) continue;
         if (b->store) history_completions(b);
         if (b->http) http_run(b->http);
-        run_timers(b);
+        broker_run_timers(b);
     }
     return 0;
 }

@@ -129,6 +129,10 @@ int broker_run(struct broker *b, volatile sig_atomic_t *stop);
  * (exposed for tests and fuzzing: the loop calls it for each message). */
 void broker_handle(struct broker *b, const void *rid, size_t rid_len, const uint8_t *data,
                    size_t len);
+/* Runs what is due at b->mono_ms(): typing expiry, the end of grace
+ * periods, the online-count push, the gateway liveness check (the loop calls
+ * it after each batch; exposed for tests and fuzzing). */
+void broker_run_timers(struct broker *b);
 
 /* metrics.c: the Prometheus text of the broker, and readiness. */
 void broker_metrics(void *b, struct mbuf *out);

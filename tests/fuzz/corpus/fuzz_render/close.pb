@@ -1,0 +1,1 @@
+*m9Â¡session taken over

@@ -1,0 +1,3 @@
+
+generalz
+alicepsst

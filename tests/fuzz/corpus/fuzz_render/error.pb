@@ -1,0 +1,2 @@
+*m9º
+rate_limited	slow downô

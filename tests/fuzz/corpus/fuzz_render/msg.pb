@@ -1,0 +1,4 @@
+
+generalr+
+general:alice"hi â‚¬ "quoted"
+(ûñÆª3

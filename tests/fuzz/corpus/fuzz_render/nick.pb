@@ -1,0 +1,3 @@
+
+general’
+alicealice2

@@ -1,0 +1,3 @@
+
+general‚
+generalalice 

@@ -1,0 +1,2 @@
+*w1š
+generalalicebob
