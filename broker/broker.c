@@ -336,27 +336,50 @@ static void dispatch(struct broker *b, struct gateway *gw, const Chat__Command *
 
 /* A command is well-formed when its oneof body and required strings are
  * there (protobuf-c checks required fields; this checks the oneof). */
+/* Gateways validate every string at the edge; the broker still refuses
+ * absurd sizes, so a peer that reaches its socket cannot make it allocate
+ * (or fold on the stack) megabytes per name. */
+#define NAME_MAX_BYTES 1024
+#define TEXT_MAX_BYTES (16 << 20) /* the largest --max-frame */
+
+static int name_ok(const char *s)
+{
+    return !s || strnlen(s, NAME_MAX_BYTES + 1) <= NAME_MAX_BYTES;
+}
+
+static int hello_ok(const Chat__Hello *h)
+{
+    if (!h || !name_ok(h->nick) || !name_ok(h->resume_session)) return 0;
+    for (size_t i = 0; i < h->n_resume_rooms; i++)
+        if (!h->resume_rooms[i] || !name_ok(h->resume_rooms[i]->room)) return 0;
+    return 1;
+}
+
 static int command_ok(const Chat__Command *c)
 {
+    if (!name_ok(c->id)) return 0;
     switch (c->cmd_case) {
     case CHAT__COMMAND__CMD_HELLO:
-        return c->hello != NULL;
+        return hello_ok(c->hello);
     case CHAT__COMMAND__CMD_JOIN:
-        return c->join != NULL;
+        return c->join != NULL && name_ok(c->join->room);
     case CHAT__COMMAND__CMD_LEAVE:
-        return c->leave != NULL;
+        return c->leave != NULL && name_ok(c->leave->room);
     case CHAT__COMMAND__CMD_MSG:
-        return c->msg != NULL;
+        return c->msg != NULL && name_ok(c->msg->room) &&
+               strnlen(c->msg->text, TEXT_MAX_BYTES + 1) <= TEXT_MAX_BYTES;
     case CHAT__COMMAND__CMD_DM:
-        return c->dm != NULL;
+        return c->dm != NULL && name_ok(c->dm->to) &&
+               strnlen(c->dm->text, TEXT_MAX_BYTES + 1) <= TEXT_MAX_BYTES;
     case CHAT__COMMAND__CMD_TYPING:
-        return c->typing != NULL && (c->typing->room != NULL) != (c->typing->to != NULL);
+        return c->typing != NULL && (c->typing->room != NULL) != (c->typing->to != NULL) &&
+               name_ok(c->typing->room) && name_ok(c->typing->to);
     case CHAT__COMMAND__CMD_NICK:
-        return c->nick != NULL;
+        return c->nick != NULL && name_ok(c->nick->nick);
     case CHAT__COMMAND__CMD_WHO:
-        return c->who != NULL;
+        return c->who != NULL && name_ok(c->who->room);
     case CHAT__COMMAND__CMD_HISTORY:
-        return c->history != NULL;
+        return c->history != NULL && name_ok(c->history->room);
     case CHAT__COMMAND__CMD_DISCONNECT:
         return c->disconnect != NULL;
     case CHAT__COMMAND__CMD_SYNC:
