@@ -187,7 +187,10 @@ int main(int argc, char **argv)
     info.user = &g;
     info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_DISABLE_IPV6;
     info.fd_limit_per_thread = 0;
+    /* A connection that does not finish its request or upgrade in time is
+     * dropped (lws holds a header buffer for it until then). */
     info.timeout_secs = (unsigned)((g.cfg.handshake_timeout_ms + 999) / 1000);
+    info.timeout_secs_ah_idle = info.timeout_secs;
     /* lws keeps connections alive by these: a ping after ping-interval of
      * silence, a hang-up after idle-timeout without a valid frame or pong. */
     lws_retry_bo_t idle = {
