@@ -445,6 +445,11 @@ static int parse(struct codec_cmd *out, const char *frame, size_t len)
         /* jansson fails without saying why only when it runs out of memory
          * (some of its OOM paths do look like syntax errors, and stay bad_json). */
         if (err.text[0] == '\0') return fail(out, "internal", "out of memory");
+        /* What is not an object at all is bad_json, whatever else is wrong. */
+        size_t i = 0;
+        while (frame && i < len && frame[i] && strchr(" \t\r\n", frame[i])) i++;
+        if (!frame || i == len || frame[i] != '{')
+            return fail(out, "bad_json", "not valid JSON: %s", err.text);
         switch (json_error_code(&err)) {
         case json_error_null_byte_in_key:
             return fail(out, "bad_request", "a key must not contain a NUL character (\\u0000)");

@@ -23,6 +23,7 @@ import json
 import os
 import random
 import re
+import resource
 import signal
 import socket
 import string
@@ -43,6 +44,12 @@ WEB_DIR = os.environ.get("CHAT_WEB_DIR", os.path.join(ROOT, "gateway", "web"))
 LOG_LEVEL = os.environ.get("CHAT_E2E_LOG_LEVEL", "debug")
 
 HOST = "127.0.0.1"
+
+# Tests that open thousands of sockets need descriptors, and so do the
+# servers they start (they inherit the limit).
+_soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+if _soft < min(_hard, 16384):
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(_hard, 16384), _hard))
 RECV_TIMEOUT = 3.0          # generous timeout for any expected frame
 TYPING_TIMEOUT_MS = 6000    # the broker's --typing-timeout in every cluster
 STOP_TIMEOUT = 5.0          # SIGTERM -> exit 0 within this
