@@ -13,8 +13,10 @@
 
 #include "broker.h"
 #include "clock.h"
+#include "curve.h"
 #include "log.h"
 #include "store.h"
+#include "zap.h"
 
 static uint64_t random_u64(void)
 {
@@ -55,7 +57,13 @@ struct broker *broker_new(const struct broker_config *cfg)
     }
     if (!cfg->listen) return b; /* no socket: driven by broker_handle() (tests, fuzzing) */
     int one = 1, hwm = (int)cfg->hwm, linger = 0;
-    if (!(b->zctx = zmq_ctx_new()) || !(b->router = zmq_socket(b->zctx, ZMQ_ROUTER))) goto fail;
+    int curve = cfg->curve_secret_file && cfg->curve_secret_file[0];
+    if (curve && !(b->zap = zap_new(cfg->curve_clients))) goto fail;
+    b->zctx = curve ? zap_context(b->zap) : zmq_ctx_new();
+    if (!b->zctx || !(b->router = zmq_socket(b->zctx, ZMQ_ROUTER))) goto fail;
+    if (curve && (curve_server_apply(b->router, cfg->curve_secret_file) < 0 ||
+                  zap_watch(b->zap, b->router) < 0))
+        goto fail;
     zmq_setsockopt(b->router, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
     zmq_setsockopt(b->router, ZMQ_ROUTER_HANDOVER, &one, sizeof one);
     zmq_setsockopt(b->router, ZMQ_SNDHWM, &hwm, sizeof hwm);
@@ -131,7 +139,10 @@ void broker_destroy(struct broker **bp)
     rooms_clear(&b->rooms);
     nicks_clear(&b->nicks);
     if (b->router) zmq_close(b->router);
-    if (b->zctx) zmq_ctx_term(b->zctx);
+    if (b->zap)
+        zap_destroy(&b->zap); /* its context is CZMQ's, terminated at exit */
+    else if (b->zctx)
+        zmq_ctx_term(b->zctx);
     free(b);
     *bp = NULL;
 }
@@ -498,12 +509,12 @@ done:
 
 int broker_run(struct broker *b, volatile sig_atomic_t *stop)
 {
-    /* The HTTP listener's descriptor goes last, so it can be left out. */
-    zmq_pollitem_t items[3] = {{b->router, 0, ZMQ_POLLIN, 0},
-                               {NULL, b->store ? store_fd(b->store) : -1, ZMQ_POLLIN, 0},
-                               {NULL, b->http ? http_fd(b->http) : -1, ZMQ_POLLIN, 0}};
-    if (!b->store) items[1] = items[2];
-    int nitems = 1 + !!b->store + !!b->http;
+    /* The router, then only the descriptors in use. */
+    zmq_pollitem_t items[4] = {{b->router, 0, ZMQ_POLLIN, 0}};
+    int nitems = 1;
+    if (b->store) items[nitems++] = (zmq_pollitem_t){NULL, store_fd(b->store), ZMQ_POLLIN, 0};
+    if (b->zap) items[nitems++] = (zmq_pollitem_t){zap_events(b->zap), 0, ZMQ_POLLIN, 0};
+    if (b->http) items[nitems++] = (zmq_pollitem_t){NULL, http_fd(b->http), ZMQ_POLLIN, 0};
     while (!*stop) {
         long timeout = next_timeout(b);
         if (b->http && (timeout < 0 || timeout > 1000)) timeout = 1000; /* its own timeouts */
@@ -516,6 +527,7 @@ int broker_run(struct broker *b, volatile sig_atomic_t *stop)
         for (int i = 0; i < 4096 && recv_one(b); i++) continue;
         if (b->store) history_completions(b);
         if (b->http) http_run(b->http);
+        if (b->zap) zap_drain(b->zap);
         broker_run_timers(b);
     }
     return 0;

@@ -39,6 +39,9 @@ struct broker_config {
     long long grace_ms;           /* a dropped session stays resumable this long; 0: no resume */
     long long http_port;          /* /metrics, /healthz, /readyz; 0: no HTTP listener */
     const char *http_bind;        /* address of the HTTP listener; empty: all */
+    /* CURVE (zap.c): the key pair ("": off) and the folder of allowed gateway keys. */
+    const char *curve_secret_file;
+    const char *curve_clients;
 };
 
 /* Counters for /metrics (metrics.c). */
@@ -98,6 +101,7 @@ struct session {
 struct broker {
     struct broker_config cfg;
     void *zctx, *router;
+    struct zap *zap; /* CURVE on: the ZAP handler, whose context zctx is */
     uint64_t instance;
     struct gateway *gateways;
     struct session *by_conn, *by_token;

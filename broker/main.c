@@ -35,6 +35,8 @@ int main(int argc, char **argv)
         .grace_ms = 30000,
         .http_port = 0,
         .http_bind = "",
+        .curve_secret_file = "",
+        .curve_clients = "",
     };
     const char *log_level = "info";
     const struct opt opts[] = {
@@ -68,6 +70,11 @@ int main(int argc, char **argv)
          "port of /metrics, /healthz and /readyz (0: no HTTP listener)", NULL},
         {"http-bind", OPT_STR, &cfg.http_bind, 0, 0,
          "IPv4 address of the HTTP listener; empty: all addresses", NULL},
+        {"curve-secret-file", OPT_STR, &cfg.curve_secret_file, 0, 0,
+         "the broker's CURVE key pair (chat-keygen's _secret file): gateways must use CURVE",
+         "PATH"},
+        {"curve-clients", OPT_STR, &cfg.curve_clients, 0, 0,
+         "folder of the gateway public keys allowed in (with --curve-secret-file)", "DIR"},
         {"log-level", OPT_STR, &log_level, 0, 0, "debug, info, warn or error", NULL},
         {0},
     };
@@ -81,6 +88,11 @@ int main(int argc, char **argv)
     }
     if (strcmp(cfg.durability, "full") && strcmp(cfg.durability, "normal")) {
         fprintf(stderr, "chat-broker: --durability must be full or normal\n");
+        return 2;
+    }
+    if (!cfg.curve_secret_file[0] != !cfg.curve_clients[0]) {
+        fprintf(stderr, "chat-broker: --curve-secret-file and --curve-clients go together "
+                        "(CURVE without client keys would let any gateway in)\n");
         return 2;
     }
     struct sigaction sa;

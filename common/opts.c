@@ -20,6 +20,7 @@ static int set_value(const char *prog, const struct opt *o, const char *value, c
     errno = 0;
     switch (o->kind) {
     case OPT_STR:
+    case OPT_SECRET:
         *(const char **)o->target = value;
         return 0;
     case OPT_FLAG:
@@ -53,10 +54,10 @@ static void usage(const struct opts_spec *spec, const struct opt *opts)
     printf(spec->env_prefix ? " (each also read from the environment variable shown):\n" : ":\n");
     for (const struct opt *o = opts; o->name; o++) {
         char flag[96];
-        const char *arg = o->arg                ? o->arg
-                          : o->kind == OPT_FLAG ? ""
-                          : o->kind == OPT_STR  ? "VALUE"
-                                                : "N";
+        const char *arg = o->arg                                        ? o->arg
+                          : o->kind == OPT_FLAG                         ? ""
+                          : o->kind == OPT_STR || o->kind == OPT_SECRET ? "VALUE"
+                                                                        : "N";
         snprintf(flag, sizeof flag, "--%s%s%s", o->name, *arg ? " " : "", arg);
         printf("  %-26s %s\n  %-26s ", flag, o->help, "");
         if (spec->env_prefix) {
@@ -68,6 +69,11 @@ static void usage(const struct opts_spec *spec, const struct opt *opts)
         case OPT_STR: {
             const char *s = *(const char **)o->target;
             printf("default %s\n", s && *s ? s : "(none)");
+            break;
+        }
+        case OPT_SECRET: {
+            const char *s = *(const char **)o->target;
+            printf("default (none)%s\n", s && *s ? "; set now, not shown" : "");
             break;
         }
         case OPT_INT:

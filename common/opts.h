@@ -8,10 +8,11 @@
 #define CHAT_OPTS_H
 
 enum opt_kind {
-    OPT_STR, /* const char ** */
-    OPT_INT, /* long long *, within [min, max] */
-    OPT_DBL, /* double *, within [min, max] */
-    OPT_FLAG /* int *, set to 1 by the bare flag; takes no value */
+    OPT_STR,    /* const char ** */
+    OPT_SECRET, /* const char **, like OPT_STR, but --help never prints its value */
+    OPT_INT,    /* long long *, within [min, max] */
+    OPT_DBL,    /* double *, within [min, max] */
+    OPT_FLAG    /* int *, set to 1 by the bare flag; takes no value */
 };
 
 struct opt {

@@ -12,7 +12,7 @@ build_pkgs=(build-essential cmake pkg-config libwebsockets-dev libzmq3-dev libcz
   libprotobuf-c-dev protobuf-c-compiler libjansson-dev libsqlite3-dev libssl-dev uthash-dev
   libmicrohttpd-dev
   sqlite3 curl)
-test_pkgs=(libcmocka-dev python3 python3-pytest python3-websockets python3-yaml yamllint clang chromium
+test_pkgs=(libcmocka-dev python3 python3-pytest python3-websockets openssl python3-yaml yamllint clang chromium
   fonts-dejavu-core fonts-liberation valgrind)
 fuzz_pkgs=(clang libclang-rt-14-dev llvm)
 

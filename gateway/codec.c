@@ -241,14 +241,14 @@ static int decode_hello(struct codec_cmd *out, json_t *root, enum conn_state sta
                         const struct codec_limits *lim)
 {
     Chat__Hello *h = &out->body.hello;
-    const char *nick, *token;
-    size_t nick_len, token_len;
+    const char *nick;
+    size_t nick_len;
 
     chat__hello__init(h);
     if (read_string(out, root, "nick", "nick", 1, &nick, &nick_len) < 0) return FAIL;
     h->nick = (char *)nick;
-    /* Authentication is not implemented yet: a token only has to be a string. */
-    if (read_string(out, root, "token", "token", 0, &token, &token_len) < 0) return FAIL;
+    /* Only its type here: whether auth wants it is the gateway's setting. */
+    if (read_string(out, root, "token", "token", 0, &out->token, &out->token_len) < 0) return FAIL;
     json_t *resume = json_object_get(root, "resume");
     if (resume && decode_resume(out, resume, h) < 0) return FAIL;
     if (state == CONN_IDENTIFIED)

@@ -40,7 +40,9 @@ enum codec_result {
  * it lives until codec_cmd_clear(). */
 struct codec_cmd {
     json_t *root;
-    const char *id; /* the echoable id, or NULL (absent or itself invalid) */
+    const char *id;    /* the echoable id, or NULL (absent or itself invalid) */
+    const char *token; /* hello's "token", or NULL (checked by security.c) */
+    size_t token_len;
     const char *err_code;
     char err_msg[160];
     Chat__Command cmd;

@@ -299,6 +299,7 @@ int conn_on_message(struct gw *g, struct conn *c, const char *buf, size_t len, i
             break;
         }
         c->refused_run = 0;
+        if (security_check_command(g, c, &cmd) < 0) break;
         cmd.cmd.conn = c->id;
         /* Marked before the send: the send drains the link, so the broker's
          * answer (welcome) may be handled before link_send_command returns. */

@@ -16,6 +16,7 @@
 #include "codec.h"
 #include "localrooms.h"
 #include "metrics.h"
+#include "origins.h"
 #include "render.h"
 
 struct gw_config {
@@ -41,6 +42,12 @@ struct gw_config {
     long long handshake_timeout_ms; /* to finish the HTTP upgrade */
     long long ping_interval_ms;     /* a silent connection gets a WebSocket ping after this */
     long long idle_timeout_ms;      /* and is closed after this without any traffic or pong */
+    /* Optional protections (security.c); "" when off. */
+    const char *auth_secret, *auth_secret_file; /* HS256 key of hello tokens */
+    const char *allowed_origins;                /* browser Origins allowed to open /ws */
+    const char *tls_cert, *tls_key;             /* PEM files: wss:// and https:// */
+    const char *curve_secret_file;              /* own CURVE key pair */
+    const char *curve_broker_public;            /* the broker's CURVE public key */
 };
 
 /* One WebSocket connection: libwebsockets' per-session data. */
@@ -112,6 +119,9 @@ struct gw {
     uint64_t next_conn_id;
     struct lrooms rooms;
     uint64_t instance;
+    uint8_t *auth_key; /* NULL: auth off */
+    size_t auth_key_len;
+    struct origins *origins; /* NULL: every Origin allowed */
     unsigned nconns;
     int draining; /* SIGTERM: closing clients with 1012; not ready, no new clients */
     int stopping; /* shutting down: connections no longer report to the broker */
@@ -190,6 +200,19 @@ void metrics_error(struct gw *g, const char *code);
 void metrics_close(struct gw *g, uint16_t code);
 /* The Prometheus text of every gateway metric. */
 void metrics_render(struct gw *g, struct mbuf *out);
+/* security.c: auth, Origin allow-list, TLS and CURVE settings. */
+/* Checks and loads the flags' files and sets up info for TLS; on bad input
+ * prints a message naming the flag and returns -1 (exit 2). */
+int security_configure(struct gw *g, struct lws_context_creation_info *info);
+void security_release(struct gw *g);
+/* With auth on: a hello must carry a valid token for its nick, and nick
+ * changes are refused. Returns 0 to forward cmd, or -1 after answering
+ * the client with an error. */
+int security_check_command(struct gw *g, struct conn *c, struct codec_cmd *cmd);
+/* Whether a WebSocket upgrade may proceed given its Origin header; logs refusals. */
+int security_origin_ok(struct gw *g, struct lws *wsi);
+/* Answers an upgrade with 403; returns what LWS_CALLBACK_HTTP_CONFIRM_UPGRADE must. */
+int security_refuse_upgrade(struct lws *wsi);
 
 /* server.c */
 extern const struct lws_protocols gw_protocols[];

@@ -12,7 +12,11 @@
  * commands get `unavailable` (ZMQ_IMMEDIATE also refuses sends while no
  * connection exists, so nothing is queued into the void). A broker that does
  * not know this gateway (it restarted) answers Reset: the gateway says hello
- * again and its clients must identify again. */
+ * again and its clients must identify again.
+ *
+ * With CURVE (common/curve.c), libzmq gives up on the broker for good after
+ * a failed handshake (our key refused, a CURVE mismatch): a link that stays
+ * down is dialled again every REDIAL_MS, so fixing the keys needs no restart. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,8 +26,11 @@
 #include <zmq.h>
 
 #include "clock.h"
+#include "curve.h"
 #include "gateway.h"
 #include "log.h"
+
+#define REDIAL_MS 5000
 
 struct pending_disconnect {
     uint64_t conn;
@@ -38,6 +45,7 @@ struct link {
     int fd;
     uint64_t broker_instance; /* 0 until the first answer */
     uint64_t last_heard_ms;
+    uint64_t dialed_ms; /* when zmq_connect was last called */
     uint64_t rtt_us;
     uint64_t refused_logged_ms; /* when a refused send was last logged */
     int up;
@@ -233,11 +241,26 @@ int link_up(const struct link *l)
     return l->up;
 }
 
+static int dial(struct link *l)
+{
+    l->dialed_ms = clock_mono_ms();
+    if (zmq_connect(l->sock, l->g->cfg.broker) == 0) return 0;
+    log_error("broker_connect_failed", "broker=%s reason=\"%s\"", l->g->cfg.broker,
+              zmq_strerror(errno));
+    return -1;
+}
+
 static void on_heartbeat(lws_sorted_usec_list_t *sul)
 {
     struct link *l = lws_container_of(sul, struct link, sul_heartbeat);
-    if (l->up && clock_mono_ms() - l->last_heard_ms > (uint64_t)l->g->cfg.broker_timeout_ms)
-        set_up(l, 0);
+    uint64_t now = clock_mono_ms();
+    if (l->up && now - l->last_heard_ms > (uint64_t)l->g->cfg.broker_timeout_ms) set_up(l, 0);
+    if (!l->up && now - l->dialed_ms >= REDIAL_MS &&
+        (!l->broker_instance || now - l->last_heard_ms >= REDIAL_MS)) {
+        log_debug("broker_redial", "broker=%s", l->g->cfg.broker);
+        zmq_disconnect(l->sock, l->g->cfg.broker);
+        dial(l);
+    }
     if (!l->broker_instance || !l->up)
         send_hello(l); /* hello doubles as a probe until the broker answers */
     else
@@ -268,11 +291,10 @@ struct link *link_new(struct gw *g)
     zmq_setsockopt(l->sock, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(l->sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl);
     zmq_setsockopt(l->sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max);
-    if (zmq_connect(l->sock, g->cfg.broker) < 0) {
-        log_error("broker_connect_failed", "broker=%s reason=\"%s\"", g->cfg.broker,
-                  zmq_strerror(errno));
+    if (g->cfg.curve_secret_file[0] &&
+        curve_client_apply(l->sock, g->cfg.curve_secret_file, g->cfg.curve_broker_public) < 0)
         goto fail;
-    }
+    if (dial(l) < 0) goto fail;
     size_t sz = sizeof l->fd;
     if (zmq_getsockopt(l->sock, ZMQ_FD, &l->fd, &sz) < 0) goto fail;
     return l;

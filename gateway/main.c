@@ -94,6 +94,13 @@ int main(int argc, char **argv)
         .handshake_timeout_ms = 10000,
         .ping_interval_ms = 30000,
         .idle_timeout_ms = 75000,
+        .auth_secret = "",
+        .auth_secret_file = "",
+        .allowed_origins = "",
+        .tls_cert = "",
+        .tls_key = "",
+        .curve_secret_file = "",
+        .curve_broker_public = "",
     };
     const char *log_level = "info";
     const struct opt opts[] = {
@@ -106,6 +113,24 @@ int main(int argc, char **argv)
          "X-Chat-Gateway header (hostname-pid)",
          NULL},
         {"web", OPT_STR, &g.cfg.web, 0, 0, "folder of static files served at /", NULL},
+        /* Security (security.c, docs/auth.md). */
+        {"auth-secret", OPT_SECRET, &g.cfg.auth_secret, 0, 0,
+         "HS256 key, 32+ bytes: hello needs a JWT whose sub is the nick (ps shows arguments: "
+         "prefer the env or the file)",
+         "SECRET"},
+        {"auth-secret-file", OPT_STR, &g.cfg.auth_secret_file, 0, 0,
+         "file holding the HS256 secret (one final newline ignored)", "PATH"},
+        {"allowed-origins", OPT_STR, &g.cfg.allowed_origins, 0, 0,
+         "comma-separated origins (https://chat.example.com) whose pages may open /ws, others "
+         "get 403; no Origin header (not a browser) passes; empty: any",
+         "LIST"},
+        {"tls-cert", OPT_STR, &g.cfg.tls_cert, 0, 0,
+         "PEM certificate (chain): serve wss:// and https:// on --port (with --tls-key)", "PATH"},
+        {"tls-key", OPT_STR, &g.cfg.tls_key, 0, 0, "PEM private key of --tls-cert", "PATH"},
+        {"curve-secret-file", OPT_STR, &g.cfg.curve_secret_file, 0, 0,
+         "own CURVE key pair (chat-keygen's _secret file) for the broker link", "PATH"},
+        {"curve-broker-public", OPT_STR, &g.cfg.curve_broker_public, 0, 0,
+         "the broker's CURVE public key file (with --curve-secret-file)", "PATH"},
         {"max-frame", OPT_INT, &g.cfg.max_frame, 256, 16 << 20,
          "bytes of one client message; larger closes with 1009", NULL},
         {"max-text", OPT_INT, &g.cfg.max_text, 1, 1 << 20,
@@ -197,17 +222,23 @@ int main(int argc, char **argv)
         .secs_since_valid_ping = (uint16_t)((g.cfg.ping_interval_ms + 999) / 1000),
         .secs_since_valid_hangup = (uint16_t)((g.cfg.idle_timeout_ms + 999) / 1000)};
     info.retry_and_idle_policy = &idle;
+    if (security_configure(&g, &info) < 0) {
+        security_release(&g);
+        return 2;
+    }
     signal(SIGPIPE, SIG_IGN);
 
     g.ctx = lws_create_context(&info);
     if (!g.ctx || !(g.vhost = lws_create_vhost(g.ctx, &info))) {
         log_error("listen_failed", "port=%lld", g.cfg.port);
         if (g.ctx) lws_context_destroy(g.ctx);
+        security_release(&g);
         return 1;
     }
     if (!(g.link = link_new(&g)) || link_attach(g.link) < 0) {
         lws_context_destroy(g.ctx);
         link_destroy(&g.link);
+        security_release(&g);
         return 1;
     }
     running_ctx = g.ctx;
@@ -245,5 +276,6 @@ int main(int argc, char **argv)
     g.stopping = 1;
     lws_context_destroy(g.ctx); /* closes every connection (each tells the broker) */
     link_destroy(&g.link);
+    security_release(&g);
     return failed;
 }

@@ -79,6 +79,10 @@ static int callback_chat(struct lws *wsi, enum lws_callback_reasons reason, void
     struct gw *g = gw_of(wsi);
     struct conn *c = user;
     switch (reason) {
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        /* A page of a site not in --allowed-origins: 403, no WebSocket.
+         * (`in` is not read: lws may pass a stale pointer here.) */
+        return security_origin_ok(g, wsi) ? 0 : security_refuse_upgrade(wsi);
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
         if (!uri_is(wsi, "/ws")) return -1;   /* WebSocket only at /ws */
         const char *no = admit_check(g, wsi); /* draining or a limit */
@@ -86,7 +90,7 @@ static int callback_chat(struct lws *wsi, enum lws_callback_reasons reason, void
             admit_refused(g, wsi, no);
             return -1;
         }
-        return 0;
+        return security_origin_ok(g, wsi) ? 0 : -1;
     case LWS_CALLBACK_ADD_HEADERS: { /* the 101 answer to the upgrade */
         struct lws_process_html_args *a = in;
         unsigned char *p = (unsigned char *)a->p;

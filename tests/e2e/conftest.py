@@ -108,9 +108,13 @@ def describe_rc(rc):
     return f"exit code {rc}"
 
 
-def http_get(port, path, timeout=5.0, headers=None):
-    """(status, headers dict with lower-case names, body bytes)."""
-    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
+def http_get(port, path, timeout=5.0, headers=None, ssl_context=None):
+    """(status, headers dict with lower-case names, body bytes); HTTPS when
+    an ssl_context is given."""
+    if ssl_context is not None:
+        conn = http.client.HTTPSConnection(HOST, port, timeout=timeout, context=ssl_context)
+    else:
+        conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
     try:
         conn.request("GET", path, headers=headers or {})
         resp = conn.getresponse()
@@ -228,10 +232,14 @@ class Proc:
 
 
 class Cluster:
-    """One broker and gateways A and B on free ports."""
+    """One broker and gateways A and B on free ports. With an ssl_context
+    (gateways started with --tls-cert), clients and probes use wss:// and
+    https:// trusting it."""
 
-    def __init__(self, logdir, broker_args=(), gateway_args=(), gateways=("A", "B")):
+    def __init__(self, logdir, broker_args=(), gateway_args=(), gateways=("A", "B"),
+                 ssl_context=None):
         self.logdir = logdir
+        self.ssl_context = ssl_context
         self.broker_args = list(broker_args)
         self.gateway_args = list(gateway_args)
         self.gw_names = list(gateways)
@@ -287,7 +295,8 @@ class Cluster:
                                 + self.logs(), pytrace=False)
             for name, port in list(pending.items()):
                 try:
-                    st, _, _ = http_get(port, "/readyz", timeout=1.0)
+                    st, _, _ = http_get(port, "/readyz", timeout=1.0,
+                                        ssl_context=self.ssl_context)
                     last[name] = st
                     if st == 200:
                         del pending[name]
@@ -332,7 +341,8 @@ class Cluster:
         return "\n".join(out)
 
     def ws_url(self, gw="A", path="/ws"):
-        return f"ws://{HOST}:{self.ports[gw]}{path}"
+        scheme = "wss" if self.ssl_context is not None else "ws"
+        return f"{scheme}://{HOST}:{self.ports[gw]}{path}"
 
 
 # --------------------------------------------------------------------------- clients
@@ -571,12 +581,13 @@ class RawWS:
         self.head = head
 
     @classmethod
-    async def open(cls, port, path="/ws", host=HOST, timeout=5.0):
+    async def open(cls, port, path="/ws", host=HOST, timeout=5.0, origin=None):
         reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
         key = base64.b64encode(os.urandom(16)).decode()
         req = (f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-               f"Sec-WebSocket-Version: 13\r\n\r\n")
+               f"Sec-WebSocket-Version: 13\r\n"
+               + (f"Origin: {origin}\r\n" if origin is not None else "") + "\r\n")
         writer.write(req.encode())
         await writer.drain()
         try:
@@ -713,10 +724,13 @@ class Chat:
     def room(self, prefix="r"):
         return new_room(prefix)
 
-    async def connect(self, gw="A", ignore=("online",), path="/ws"):
+    async def connect(self, gw="A", ignore=("online",), path="/ws", **kwargs):
+        """kwargs go to websockets.client.connect (origin=..., extra_headers=...)."""
+        if self.cluster.ssl_context is not None:
+            kwargs.setdefault("ssl", self.cluster.ssl_context)
         ws = await websockets.client.connect(
             self.cluster.ws_url(gw, path), compression=None, ping_interval=None,
-            max_size=None, close_timeout=3, open_timeout=5)
+            max_size=None, close_timeout=3, open_timeout=5, **kwargs)
         c = Client(ws, gw, f"conn{len(self.clients)}", ignore)
         self.clients.append(c)
         return c
@@ -726,8 +740,8 @@ class Chat:
         await c.hello(nick or new_nick(prefix))
         return c
 
-    async def raw(self, gw="A", path="/ws"):
-        r = await RawWS.open(self.cluster.ports[gw], path)
+    async def raw(self, gw="A", path="/ws", origin=None):
+        r = await RawWS.open(self.cluster.ports[gw], path, origin=origin)
         self.raws.append(r)
         return r
 
@@ -758,16 +772,18 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "timeout_s(seconds): overall time limit of an async test")
 
 
-def cluster_lifetime(request, tmp_path_factory, broker_args=None, gateway_args=None):
+def cluster_lifetime(request, tmp_path_factory, broker_args=None, gateway_args=None,
+                     ssl_context=None):
     """Generator body of a cluster fixture: start, yield, stop and insist on a
-    clean shutdown. Modules needing their own scope or flags reuse it."""
+    clean shutdown. Modules needing their own scope or flags reuse it (a
+    module's own `cluster` fixture may make files first, then pass flags)."""
     mod = request.module
     if broker_args is None:
         broker_args = getattr(mod, "BROKER_ARGS", ())
     if gateway_args is None:
         gateway_args = getattr(mod, "GATEWAY_ARGS", ())
     logdir = str(tmp_path_factory.mktemp(request.node.name.replace("/", "_")[:40]))
-    c = Cluster(logdir, broker_args, gateway_args)
+    c = Cluster(logdir, broker_args, gateway_args, ssl_context=ssl_context)
     c.start()
     try:
         yield c
