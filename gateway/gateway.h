@@ -33,6 +33,7 @@ struct gw_config {
     long long broker_timeout_ms; /* no heartbeat answer this long: broker unavailable */
     long long hwm;               /* ZeroMQ high-water marks */
     long long drain_timeout_ms;  /* SIGTERM: time for clients to take their 1012 */
+    long long rx_buffer;         /* lws receive buffer of each WebSocket connection */
 };
 
 /* One WebSocket connection: libwebsockets' per-session data. */
@@ -166,6 +167,7 @@ void metrics_close(struct gw *g, uint16_t code);
 void metrics_render(struct gw *g, struct mbuf *out);
 
 /* server.c */
-extern const struct lws_protocols gw_protocols[];
+/* The lws protocols, sized from cfg (--rx-buffer); a static array. */
+const struct lws_protocols *gw_protocols_make(const struct gw_config *cfg);
 
 #endif
