@@ -8,7 +8,7 @@
 # Sourced or run; needs root (or sudo) only when something is missing.
 set -euo pipefail
 
-build_pkgs=(build-essential cmake pkg-config libwebsockets-dev libzmq3-dev libczmq-dev
+build_pkgs=(build-essential cmake pkg-config libwebsockets-dev libwebsockets-evlib-ev libev-dev libzmq3-dev libczmq-dev
   libprotobuf-c-dev protobuf-c-compiler libjansson-dev libsqlite3-dev libssl-dev uthash-dev
   libmicrohttpd-dev
   sqlite3 curl)

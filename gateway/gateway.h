@@ -48,6 +48,7 @@ struct gw_config {
     const char *tls_cert, *tls_key;             /* PEM files: wss:// and https:// */
     const char *curve_secret_file;              /* own CURVE key pair */
     const char *curve_broker_public;            /* the broker's CURVE public key */
+    long long rx_buffer; /* lws receive buffer of each WebSocket connection */
 };
 
 /* One WebSocket connection: libwebsockets' per-session data. */
@@ -215,6 +216,7 @@ int security_origin_ok(struct gw *g, struct lws *wsi);
 int security_refuse_upgrade(struct lws *wsi);
 
 /* server.c */
-extern const struct lws_protocols gw_protocols[];
+/* The lws protocols, sized from cfg (--rx-buffer); a static array. */
+const struct lws_protocols *gw_protocols_make(const struct gw_config *cfg);
 
 #endif

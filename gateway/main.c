@@ -7,6 +7,8 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include <ev.h>
+
 #include "clock.h"
 #include "gateway.h"
 #include "log.h"
@@ -57,6 +59,20 @@ static const struct lws_http_mount mount_healthz = {.mount_next = &mount_readyz,
                                                     .origin_protocol = LWSMPRO_CALLBACK,
                                                     .mountpoint_len = 8};
 
+/* The default of --event-loop; a value given by the user is another pointer,
+ * so a missing libev plugin is an error only when ev was asked for. */
+static const char event_loop_default[] = "ev";
+
+/* One turn of the event loop: waits for something to happen and handles it.
+ * libev's loop (EVRUN_ONCE) returns after one round of events, like
+ * lws_service(), so the signal handler's lws_cancel_service() wakes both. */
+static int service(struct gw *g, struct ev_loop *loop)
+{
+    if (!loop) return lws_service(g->ctx, 0);
+    ev_run(loop, EVRUN_ONCE);
+    return 0;
+}
+
 static void lws_log_to_ours(int level, const char *line)
 {
     size_t n = strlen(line);
@@ -101,8 +117,9 @@ int main(int argc, char **argv)
         .tls_key = "",
         .curve_secret_file = "",
         .curve_broker_public = "",
+        .rx_buffer = 1024,
     };
-    const char *log_level = "info";
+    const char *log_level = "info", *event_loop = event_loop_default;
     const struct opt opts[] = {
         {"port", OPT_INT, &g.cfg.port, 0, 65535, "HTTP/WebSocket port (WebSocket at /ws)", NULL},
         {"bind", OPT_STR, &g.cfg.bind, 0, 0,
@@ -165,6 +182,14 @@ int main(int argc, char **argv)
          "ms without any traffic or pong after which a WebSocket client is closed", NULL},
         {"drain-timeout", OPT_INT, &g.cfg.drain_timeout_ms, 0, 600000,
          "ms SIGTERM waits for clients to take their 1012 close before exiting", NULL},
+        {"event-loop", OPT_STR, &event_loop, 0, 0,
+         "ev (libev, epoll) or poll (lws's poll(): every connection on each wake-up); "
+         "the default ev falls back to poll when lws lacks libev",
+         NULL},
+        {"rx-buffer", OPT_INT, &g.cfg.rx_buffer, 256, 1 << 20,
+         "bytes of the receive buffer lws allocates per connection; "
+         "longer messages arrive in pieces (limit: --max-frame)",
+         NULL},
         {"log-level", OPT_STR, &log_level, 0, 0, "debug, info, warn or error", NULL},
         {0},
     };
@@ -175,6 +200,10 @@ int main(int argc, char **argv)
     if (rc) return rc > 0 ? 0 : 2;
     if (log_set_level_name(log_level) < 0) {
         fprintf(stderr, "chat-gateway: --log-level must be debug, info, warn or error\n");
+        return 2;
+    }
+    if (strcmp(event_loop, "ev") && strcmp(event_loop, "poll")) {
+        fprintf(stderr, "chat-gateway: --event-loop must be ev or poll\n");
         return 2;
     }
     if (!id_ok(g.cfg.id)) {
@@ -206,7 +235,7 @@ int main(int argc, char **argv)
     memset(&info, 0, sizeof info);
     info.port = (int)g.cfg.port;
     info.iface = g.cfg.bind[0] ? g.cfg.bind : NULL;
-    info.protocols = gw_protocols;
+    info.protocols = gw_protocols_make(&g.cfg);
     info.mounts = &mount_web;
     info.headers = &hdr_csp;
     info.user = &g;
@@ -228,17 +257,38 @@ int main(int argc, char **argv)
     }
     signal(SIGPIPE, SIG_IGN);
 
+    struct ev_loop *loop = NULL;
+    void *foreign_loops[1];
+    if (!strcmp(event_loop, "ev")) {
+        if (!(loop = ev_loop_new(EVFLAG_AUTO))) {
+            log_error("event_loop_failed", "loop=ev reason=\"libev cannot create a loop\"");
+            return 1;
+        }
+        foreign_loops[0] = loop;
+        info.options |= LWS_SERVER_OPTION_LIBEV;
+        info.foreign_loops = foreign_loops;
+    }
     g.ctx = lws_create_context(&info);
+    if (!g.ctx && loop && event_loop == event_loop_default) {
+        log_warn("event_loop_fallback", "loop=poll reason=\"libwebsockets has no libev support\"");
+        ev_loop_destroy(loop);
+        loop = NULL;
+        info.options &= ~(uint64_t)LWS_SERVER_OPTION_LIBEV;
+        info.foreign_loops = NULL;
+        g.ctx = lws_create_context(&info);
+    }
     if (!g.ctx || !(g.vhost = lws_create_vhost(g.ctx, &info))) {
         log_error("listen_failed", "port=%lld", g.cfg.port);
         if (g.ctx) lws_context_destroy(g.ctx);
         security_release(&g);
+        if (loop) ev_loop_destroy(loop);
         return 1;
     }
     if (!(g.link = link_new(&g)) || link_attach(g.link) < 0) {
         lws_context_destroy(g.ctx);
         link_destroy(&g.link);
         security_release(&g);
+        if (loop) ev_loop_destroy(loop);
         return 1;
     }
     running_ctx = g.ctx;
@@ -247,12 +297,12 @@ int main(int argc, char **argv)
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    log_info("gateway_listening", "port=%lld id=%s broker=%s web=%s", g.cfg.port, g.cfg.id,
-             g.cfg.broker, web);
+    log_info("gateway_listening", "port=%lld id=%s broker=%s web=%s event_loop=%s rx_buffer=%lld",
+             g.cfg.port, g.cfg.id, g.cfg.broker, web, loop ? "ev" : "poll", g.cfg.rx_buffer);
 
     int failed = 0;
     while (!stop_flag)
-        if (lws_service(g.ctx, 0) < 0) {
+        if (service(&g, loop) < 0) {
             failed = 1;
             break;
         }
@@ -267,7 +317,7 @@ int main(int argc, char **argv)
     for (struct conn *c = g.conns; c; c = c->hh.next) conn_close(&g, c, 1012);
     uint64_t deadline = clock_mono_ms() + (uint64_t)g.cfg.drain_timeout_ms;
     while (!failed && g.nconns && stop_flag < 2 && clock_mono_ms() < deadline)
-        if (lws_service(g.ctx, 0) < 0) break;
+        if (service(&g, loop) < 0) break;
 
     log_info("gateway_stopping", "connections=%u", g.nconns);
     running_ctx = NULL;
@@ -277,5 +327,6 @@ int main(int argc, char **argv)
     lws_context_destroy(g.ctx); /* closes every connection (each tells the broker) */
     link_destroy(&g.link);
     security_release(&g);
+    if (loop) ev_loop_destroy(loop);
     return failed;
 }

@@ -15,11 +15,16 @@ static struct gw *gw_of(struct lws *wsi)
     return lws_context_user(lws_get_context(wsi));
 }
 
-/* Appends one received fragment; returns -1 when the message is too big. */
+/* Appends one received piece; returns -1 when the message is too big. A
+ * frame longer than --rx-buffer arrives in pieces: the first one sizes the
+ * buffer for the rest of its frame (lws_remaining_packet_payload), so the
+ * later ones are copied without moving it, and an oversized frame is refused
+ * before it is read. */
 static int rx_append(struct gw *g, struct conn *c, const void *in, size_t len)
 {
-    if (c->rxlen + len > (size_t)g->cfg.max_frame) return -1;
-    char *n = realloc(c->rx, c->rxlen + len + 1);
+    size_t want = c->rxlen + len + lws_remaining_packet_payload(c->wsi);
+    if (want > (size_t)g->cfg.max_frame) return -1;
+    char *n = realloc(c->rx, want + 1);
     if (!n) return -1;
     memcpy(n + c->rxlen, in, len);
     c->rx = n;
@@ -225,10 +230,19 @@ static int callback_zmq(struct lws *wsi, enum lws_callback_reasons reason, void 
     return lws_callback_http_dummy(wsi, reason, user, in, len);
 }
 
-/* The chat protocol comes first: clients that name no subprotocol get it. */
-const struct lws_protocols gw_protocols[] = {
-    {"chat", callback_chat, sizeof(struct conn), 4096, 0, NULL, 0},
+/* The chat protocol comes first: clients that name no subprotocol get it.
+ * Its rx_buffer_size is --rx-buffer: lws 4.1 allocates that much for every
+ * WebSocket connection (the frame buffer, ws->rx_ubuf) and hands payloads to
+ * the callback in pieces of at most that size, which on_receive assembles. */
+static struct lws_protocols protocols[] = {
+    {"chat", callback_chat, sizeof(struct conn), 1024, 0, NULL, 0},
     {"chat-status", callback_http_status, sizeof(struct http_pss), 0, 0, NULL, 0},
     {"zmq-link", callback_zmq, 0, 0, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
+
+const struct lws_protocols *gw_protocols_make(const struct gw_config *cfg)
+{
+    protocols[0].rx_buffer_size = (size_t)cfg->rx_buffer;
+    return protocols;
+}
