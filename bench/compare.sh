@@ -165,7 +165,7 @@ start_ours() {
   rm -f "$tmp/chat.db"*
   local b a c
   start_group "$tmp/broker.log" "$build/chat-broker" --listen "$ep" --history "$tmp/chat.db" \
-    --log-level warn
+    --log-level warn --nick-rate 0
   b=$last_pid
   start_group "$tmp/gw-a.log" "$build/chat-gateway" --bind 127.0.0.1 --port "$gport_a" \
     --broker "$ep" --id bench-a --web "$root/gateway/web" --log-level warn --rate 0

@@ -35,6 +35,7 @@ struct broker *broker_new(const struct broker_config *cfg)
     rooms_init(&b->rooms, (size_t)cfg->ring);
     typing_init(&b->typing, (uint64_t)cfg->typing_timeout_ms);
     grace_init(&b->grace, (uint64_t)cfg->grace_ms);
+    nickrate_init(&b->nickrate, (double)cfg->nick_rate, (double)cfg->nick_burst);
     if (cfg->history && strcmp(cfg->history, "none") != 0) {
         char err[512];
         struct store_config sc = {
@@ -138,6 +139,7 @@ void broker_destroy(struct broker **bp)
     http_stop(&b->http);
     rooms_clear(&b->rooms);
     nicks_clear(&b->nicks);
+    nickrate_clear(&b->nickrate);
     if (b->router) zmq_close(b->router);
     if (b->zap)
         zap_destroy(&b->zap); /* its context is CZMQ's, terminated at exit */
@@ -284,6 +286,12 @@ static int run_command(struct broker *b, struct gateway *gw, struct session *s,
     }
     if (!s) {
         send_error(b, gw, c->conn, c->id, "not_identified", "send hello first");
+        return 1;
+    }
+    long wait = nickrate_take(&b->nickrate, s->nick, b->mono_ms());
+    if (wait) {
+        b->stats.rate_limited++;
+        send_rate_limited(b, s, c->id, wait);
         return 1;
     }
     switch (c->cmd_case) {
@@ -448,6 +456,7 @@ void broker_run_timers(struct broker *b)
         typing_remove(&b->typing, e);
     }
     sessions_expire(b);
+    nickrate_sweep(&b->nickrate, now);
     broker_metrics_tick(b);
     if (now >= b->next_online_ms) {
         b->next_online_ms = now + (uint64_t)b->cfg.online_interval_ms;

@@ -17,6 +17,7 @@
 #include "grace.h"
 #include "http.h"
 #include "metrics.h"
+#include "nickrate.h"
 #include "nicks.h"
 #include "rooms.h"
 #include "typing.h"
@@ -39,6 +40,8 @@ struct broker_config {
     long long grace_ms;           /* a dropped session stays resumable this long; 0: no resume */
     long long http_port;          /* /metrics, /healthz, /readyz; 0: no HTTP listener */
     const char *http_bind;        /* address of the HTTP listener; empty: all */
+    long long nick_rate;          /* commands per second per nick (0: no limit) */
+    long long nick_burst;         /* commands one nick may send at once */
     /* CURVE (zap.c): the key pair ("": off) and the folder of allowed gateway keys. */
     const char *curve_secret_file;
     const char *curve_clients;
@@ -51,6 +54,7 @@ struct broker_stats {
     uint64_t errors[CHAT_NCODES];    /* error events sent, by code */
     uint64_t messages, dms;          /* room messages and DMs accepted */
     uint64_t gateways_lost;          /* declared dead after --gateway-timeout */
+    uint64_t rate_limited;           /* commands refused by a nick's bucket */
     uint64_t rate_base, rate_base_ms, next_rate_ms;
     double rate; /* room messages per second over the last few seconds */
 };
@@ -106,6 +110,7 @@ struct broker {
     struct gateway *gateways;
     struct session *by_conn, *by_token;
     struct nicks nicks;
+    struct nickrate nickrate; /* per-nick command rate (nickrate.h) */
     struct rooms rooms;
     struct typing typing;
     struct grace grace;        /* detached sessions, oldest first */
@@ -178,6 +183,8 @@ void batch_add(struct broker *b, struct session *s);
 void batch_send(struct broker *b, Chat__Event *ev);
 void send_error(struct broker *b, struct gateway *gw, uint64_t conn, const char *id,
                 const char *code, const char *message);
+/* rate_limited with retry_after_ms, to s's connection. */
+void send_rate_limited(struct broker *b, struct session *s, const char *id, long retry_after_ms);
 void send_presence(struct broker *b, struct room *r, struct session *s, int join);
 void send_typing(struct broker *b, struct typing_entry *e, int active);
 /* Tells s's gateway to close its connection with this WebSocket code. */

@@ -63,6 +63,11 @@ void broker_metrics(void *arg, struct mbuf *m)
                (double)st->dms);
     metric_errors(m, "chat_broker_errors_total", "Error events sent to clients, by code.",
                   st->errors);
+    metric_one(m, "chat_broker_rate_limited_total", "counter",
+               "Commands refused by a nick's bucket (--nick-rate, --nick-burst).",
+               (double)st->rate_limited);
+    metric_one(m, "chat_broker_rate_buckets", "gauge", "Nicks with a partly used rate bucket.",
+               (double)nickrate_count(&b->nickrate));
     metric_one(m, "chat_broker_hwm_hits_total", "counter",
                "Sends to gateways refused by ZeroMQ (high-water mark or gateway gone); each is "
                "logged (at most once a second per gateway).",

@@ -113,13 +113,18 @@ void batch_send(struct broker *b, Chat__Event *ev)
     ev->n_conns = 0;
 }
 
-void send_error(struct broker *b, struct gateway *gw, uint64_t conn, const char *id,
-                const char *code, const char *message)
+/* An error event to one connection; retry_after_ms < 0 leaves it out. */
+static void error_event(struct broker *b, struct gateway *gw, uint64_t conn, const char *id,
+                        const char *code, const char *message, long retry_after_ms)
 {
     b->stats.errors[chat_error_index(code)]++;
     Chat__Error err = CHAT__ERROR__INIT;
     err.code = (char *)code;
     err.message = (char *)message;
+    if (retry_after_ms >= 0) {
+        err.has_retry_after_ms = 1;
+        err.retry_after_ms = (uint32_t)retry_after_ms;
+    }
     Chat__Event ev = CHAT__EVENT__INIT;
     ev.ev_case = CHAT__EVENT__EV_ERROR;
     ev.error = &err;
@@ -127,6 +132,18 @@ void send_error(struct broker *b, struct gateway *gw, uint64_t conn, const char 
     ev.n_conns = 1;
     ev.id = (char *)id;
     send_event(b, gw, &ev);
+}
+
+void send_error(struct broker *b, struct gateway *gw, uint64_t conn, const char *id,
+                const char *code, const char *message)
+{
+    error_event(b, gw, conn, id, code, message, -1);
+}
+
+void send_rate_limited(struct broker *b, struct session *s, const char *id, long retry_after_ms)
+{
+    error_event(b, s->key.gw, s->key.conn, id, "rate_limited",
+                "too many commands from this nick; slow down", retry_after_ms);
 }
 
 void send_presence(struct broker *b, struct room *r, struct session *s, int join)

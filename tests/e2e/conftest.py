@@ -262,6 +262,8 @@ class Cluster:
         self.broker = Proc("broker", [BROKER_BIN, "--listen", broker_url,
                                       "--http-port", str(self.broker_http_port),
                                       "--http-bind", HOST,
+                                      # per-nick rate limit off unless asked for
+                                      "--nick-rate", "0",
                                       "--typing-timeout", str(TYPING_TIMEOUT_MS),
                                       "--log-level", LOG_LEVEL] + self.broker_args,
                            os.path.join(self.logdir, f"broker.{g}.log"))
