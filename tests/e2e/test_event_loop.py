@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from conftest import GATEWAY_BIN, MAX_FRAME, MAX_TEXT, Chat, cluster_lifetime, dumps
+from conftest import GATEWAY_BIN, MAX_FRAME, MAX_TEXT, Chat, cluster_lifetime, padded_ping
 
 RX_BUFFER = 256
 GATEWAY_ARGS = ["--event-loop", "poll", "--rx-buffer", str(RX_BUFFER)]
@@ -26,15 +26,6 @@ def default_cluster(request, tmp_path_factory):
 @pytest.fixture(params=["poll", "ev"])
 def either(request, cluster, default_cluster):
     return Chat(cluster if request.param == "poll" else default_cluster)
-
-
-def padded_ping(size):
-    """A ping frame of exactly `size` bytes (padding in an unknown field)."""
-    base = {"type": "ping", "id": "big", "pad": ""}
-    base["pad"] = "p" * (size - len(dumps(base).encode()))
-    data = dumps(base).encode()
-    assert len(data) == size
-    return data
 
 
 async def test_each_cluster_runs_its_loop(chat, default_cluster):
