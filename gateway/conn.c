@@ -172,6 +172,58 @@ void conn_close(struct gw *g, struct conn *c, uint16_t code)
     lws_callback_on_writable(c->wsi);
 }
 
+/* Several queued frames go out in one write: one syscall and, with
+ * TCP_NODELAY (lws sets it), one TCP segment instead of one per frame. lws
+ * frames each lws_write() as one WebSocket message, so batched frames get
+ * their headers here (server frames are unmasked: FIN + text opcode, then
+ * the length) and the batch is written as raw bytes. */
+#define BATCH_BYTES 16384
+static unsigned char batch[LWS_PRE + BATCH_BYTES];
+
+static size_t ws_header(unsigned char *h, size_t len)
+{
+    h[0] = 0x81; /* FIN, text */
+    if (len < 126) {
+        h[1] = (unsigned char)len;
+        return 2;
+    }
+    if (len < 65536) {
+        h[1] = 126;
+        h[2] = (unsigned char)(len >> 8);
+        h[3] = (unsigned char)len;
+        return 4;
+    }
+    h[1] = 127;
+    for (int i = 0; i < 8; i++) h[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
+    return 10;
+}
+
+/* Frames from the head of the queue that fit one batch (at least 2), or 0. */
+static uint32_t batch_count(const struct conn *c)
+{
+    size_t total = 0;
+    uint32_t n = 0;
+    while (n < c->qlen) {
+        const struct frame *f = c->q[(c->qhead + n) % c->qcap];
+        size_t need = f->len + (f->len < 126 ? 2 : f->len < 65536 ? 4 : 10);
+        if (total + need > BATCH_BYTES) break;
+        total += need;
+        n++;
+    }
+    return n >= 2 ? n : 0;
+}
+
+static void pop_written(struct gw *g, struct conn *c)
+{
+    struct frame *f = c->q[c->qhead];
+    c->qhead = (c->qhead + 1) % c->qcap;
+    c->qlen--;
+    c->qbytes -= f->len;
+    g->stats.frames_out[f->kind < GW_NKINDS ? f->kind : 0]++;
+    g->stats.bytes_out += f->len;
+    frame_unref(f);
+}
+
 int conn_writable(struct gw *g, struct conn *c)
 {
     if (c->close_code) {
@@ -186,17 +238,28 @@ int conn_writable(struct gw *g, struct conn *c)
                          strlen(why));
         return -1;
     }
+    /* lws buffers any part of a write the kernel did not take, so what was
+     * handed to lws_write is ours to drop. */
     while (c->qlen) {
-        struct frame *f = c->q[c->qhead];
-        int n = lws_write(c->wsi, frame_payload(f), f->len, LWS_WRITE_TEXT);
-        if (n < 0) return -1; /* lws closes the connection */
-        /* lws buffers any part the kernel did not take; the frame is ours to drop. */
-        c->qhead = (c->qhead + 1) % c->qcap;
-        c->qlen--;
-        c->qbytes -= f->len;
-        g->stats.frames_out[f->kind < GW_NKINDS ? f->kind : 0]++;
-        g->stats.bytes_out += f->len;
-        frame_unref(f);
+        uint32_t n = batch_count(c);
+        if (n) {
+            unsigned char *p = batch + LWS_PRE;
+            for (uint32_t i = 0; i < n; i++) {
+                struct frame *f = c->q[(c->qhead + i) % c->qcap];
+                p += ws_header(p, f->len);
+                memcpy(p, frame_payload(f), f->len);
+                p += f->len;
+            }
+            /* LWS_WRITE_HTTP: lws passes the bytes through unframed. */
+            size_t len = (size_t)(p - (batch + LWS_PRE));
+            if (lws_write(c->wsi, batch + LWS_PRE, len, LWS_WRITE_HTTP) < 0) return -1;
+            while (n--) pop_written(g, c);
+        } else {
+            struct frame *f = c->q[c->qhead];
+            if (lws_write(c->wsi, frame_payload(f), f->len, LWS_WRITE_TEXT) < 0)
+                return -1; /* lws closes the connection */
+            pop_written(g, c);
+        }
         if (lws_send_pipe_choked(c->wsi)) break;
     }
     if (c->qlen) lws_callback_on_writable(c->wsi);

@@ -75,6 +75,17 @@ _RUN = "".join(random.choice(string.ascii_lowercase) for _ in range(4))
 _counter = itertools.count(1)
 
 
+def padded_ping(size):
+    """A ping frame of exactly `size` bytes (padding in an unknown field)."""
+    base = {"type": "ping", "id": "big", "pad": ""}
+    n = size - len(dumps(base).encode())
+    assert n >= 0
+    base["pad"] = "p" * n
+    data = dumps(base).encode()
+    assert len(data) == size
+    return data
+
+
 def new_nick(prefix="u"):
     """A nick unique in this pytest run: [A-Za-z0-9_.-], at most 32 code points."""
     n = f"{prefix}_{_RUN}{next(_counter)}"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from conftest import MAX_FRAME, MAX_ID, MAX_TEXT, Chat, cluster_lifetime, dumps
+from conftest import MAX_FRAME, MAX_ID, MAX_TEXT, Chat, cluster_lifetime, dumps, padded_ping
 
 
 async def raw_recv(raw, skip=("online",)):
@@ -275,17 +275,6 @@ async def test_errors_never_close_the_connection(chat):
 
 
 # ------------------------------------------------------------------ frame size, 1009
-
-def padded_ping(size):
-    """A ping frame of exactly `size` bytes (padding in an unknown field)."""
-    base = {"type": "ping", "id": "big", "pad": ""}
-    n = size - len(dumps(base).encode())
-    assert n >= 0
-    base["pad"] = "p" * n
-    data = dumps(base).encode()
-    assert len(data) == size
-    return data
-
 
 async def test_frame_at_limit_is_accepted(chat):
     raw = await chat.raw("A")
