@@ -18,6 +18,16 @@
 #include "store.h"
 #include "zap.h"
 
+/* A command put aside (see "Deferred hellos" below). */
+struct deferred {
+    struct deferred *next;
+    char *gw_id;
+    uint64_t gw_instance, conn;
+    uint64_t until_ms; /* its hello is answered nick_taken after this */
+    size_t len;
+    uint8_t data[];
+};
+
 static uint64_t random_u64(void)
 {
     uint64_t v = 0;
@@ -131,6 +141,12 @@ void broker_destroy(struct broker **bp)
     struct broker *b = *bp;
     if (!b) return;
     if (b->store) drain_store(b);
+    while (b->deferred) {
+        struct deferred *d = b->deferred;
+        b->deferred = d->next;
+        free(d->gw_id);
+        free(d);
+    }
     struct gateway *gw, *tmp;
     HASH_ITER(hh, b->gateways, gw, tmp) gateway_destroy(b, gw);
     sessions_clear(b);
@@ -342,8 +358,74 @@ void broker_run_queue(struct broker *b, struct session *s)
     }
 }
 
+/* Deferred hellos. Two gateways' messages reach the broker through two
+ * ZeroMQ pipes, read in fair turns, not in the order they were sent: a
+ * client that closed with 1000 on one gateway and says hello on another at
+ * once may have its hello read before the first gateway's disconnect, which
+ * can even still be on its way. So a hello that finds its nick held by a
+ * live session on another gateway is put aside (with every later command of
+ * its connection, in order) and tried again after each batch of messages
+ * (broker_run_timers) for up to DEFER_MS; then it is answered nick_taken. */
+#define DEFER_MS 100
+
+static int deferring(const struct broker *b, const struct gateway *gw, uint64_t conn)
+{
+    for (const struct deferred *d = b->deferred; d; d = d->next)
+        if (d->conn == conn && d->gw_instance == gw->instance && !strcmp(d->gw_id, gw->id))
+            return 1;
+    return 0;
+}
+
+int broker_defer(struct broker *b, struct gateway *gw, const Chat__Command *c)
+{
+    if (b->hello_final) return -1;
+    size_t len = chat__command__get_packed_size(c);
+    struct deferred *d = malloc(sizeof *d + len);
+    if (!d || !(d->gw_id = strdup(gw->id))) {
+        free(d);
+        return -1;
+    }
+    d->gw_instance = gw->instance;
+    d->conn = c->conn;
+    d->until_ms = b->defer_until_ms ? b->defer_until_ms : b->mono_ms() + DEFER_MS;
+    d->len = len;
+    chat__command__pack(c, d->data);
+    d->next = NULL;
+    struct deferred **tail = &b->deferred;
+    while (*tail) tail = &(*tail)->next;
+    *tail = d;
+    return 0;
+}
+
+static void dispatch(struct broker *b, struct gateway *gw, const Chat__Command *c);
+
+static void run_deferred(struct broker *b)
+{
+    struct deferred *d = b->deferred;
+    b->deferred = NULL;
+    uint64_t now = b->mono_ms();
+    while (d) {
+        struct deferred *next = d->next;
+        /* Not yet due: may be put aside again, keeping its deadline. */
+        b->hello_final = now >= d->until_ms;
+        b->defer_until_ms = d->until_ms;
+        struct gateway *gw;
+        HASH_FIND(hh, b->gateways, d->gw_id, strlen(d->gw_id), gw);
+        Chat__Command *c = chat__command__unpack(NULL, d->len, d->data);
+        if (c && gw && gw->instance == d->gw_instance && !gw->dead) dispatch(b, gw, c);
+        if (c) chat__command__free_unpacked(c, NULL);
+        free(d->gw_id);
+        free(d);
+        d = next;
+    }
+    b->hello_final = 0;
+    b->defer_until_ms = 0;
+}
+
 static void dispatch(struct broker *b, struct gateway *gw, const Chat__Command *c)
 {
+    if (!b->hello_final && b->deferred && deferring(b, gw, c->conn) && broker_defer(b, gw, c) == 0)
+        return; /* behind its connection's deferred hello */
     b->commands++;
     b->stats.commands[c->cmd_case < BROKER_NCMDS ? c->cmd_case : 0]++;
     struct session *s = session_by_conn(b, gw, c->conn);
@@ -449,6 +531,7 @@ void broker_handle(struct broker *b, const void *rid, size_t rid_len, const uint
 
 void broker_run_timers(struct broker *b)
 {
+    if (b->deferred) run_deferred(b);
     uint64_t now = b->mono_ms();
     struct typing_entry *e;
     while ((e = typing_expired(&b->typing, now))) {
@@ -490,6 +573,8 @@ static long next_timeout(struct broker *b)
     if (t < next) next = t;
     t = grace_next_expiry(&b->grace);
     if (t < next) next = t;
+    for (const struct deferred *d = b->deferred; d; d = d->next)
+        if (d->until_ms < next) next = d->until_ms;
     return next <= now ? 0 : (long)(next - now);
 }
 

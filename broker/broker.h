@@ -122,7 +122,10 @@ struct broker {
     unsigned mark;
     struct session *ending; /* the session being taken off its connection */
     uint64_t next_online_ms, next_gw_check_ms;
-    struct http *http; /* NULL: no HTTP listener */
+    struct http *http;         /* NULL: no HTTP listener */
+    struct deferred *deferred; /* hellos (and what follows) tried again after a batch */
+    int hello_final;           /* running the deferred: answer nick_taken now */
+    uint64_t defer_until_ms;   /* running the deferred: the deadline of the one run */
     uint64_t commands, send_drops;
     struct broker_stats stats;
 };
@@ -148,6 +151,11 @@ void broker_metrics(void *b, struct mbuf *out);
 int broker_ready(void *b);
 /* Updates the messages/s figure (called from the timers). */
 void broker_metrics_tick(struct broker *b);
+
+/* Puts a hello whose nick is taken aside, to be tried again once the
+ * messages that arrived meanwhile are read. 0, or -1 when it must be
+ * answered now (it is the second try, or out of memory). */
+int broker_defer(struct broker *b, struct gateway *gw, const Chat__Command *c);
 
 /* sessions.c */
 struct session *session_by_conn(struct broker *b, struct gateway *gw, uint64_t conn);

@@ -77,7 +77,10 @@ void cmd_hello(struct broker *b, struct gateway *gw, const Chat__Command *c)
         resume(b, s, gw, c);
         return;
     }
-    if (nicks_owner(&b->nicks, h->nick)) { /* live, or reserved for a resume */
+    struct session *holder = nicks_owner(&b->nicks, h->nick);
+    if (holder) { /* live, or reserved for a resume */
+        /* Live on another gateway: it may be leaving (see broker.c). */
+        if (holder->key.gw && holder->key.gw != gw && broker_defer(b, gw, c) == 0) return;
         send_error(b, gw, c->conn, c->id, "nick_taken", "that nick is in use; choose another");
         return;
     }

@@ -179,13 +179,42 @@ function onClose(code, reason, retryMs) {
   view.status('reconnecting', (why ? '(' + why + ') ' : '') + 'in ' + Math.max(1, Math.round(retryMs / 1000)) + ' s');
 }
 
+// Our messages leave one at a time: the next once the previous is answered,
+// so they reach the room in the order they were written even when the
+// server refuses some. One answered `rate_limited` stays pending and goes
+// again after the retry_after_ms the server asked for.
+let slowUntil = 0;    // nothing leaves before this (ms since the epoch)
+let slowTimer = null;
+
+function inFlight() {
+  for (const x of pending.values()) if (x.sent) return true;
+  return false;
+}
+
+function pump() {
+  if (slowTimer || inFlight()) return;
+  const next = [...pending.values()].find((x) => !x.sent);
+  if (!next) return;
+  const wait = slowUntil - Date.now();
+  if (wait > 0) {
+    slowTimer = setTimeout(() => { slowTimer = null; pump(); }, wait);
+    return;
+  }
+  transmit(next);
+}
+
 function sendItem(it) {
+  it.sent = false;
+  pump();
+}
+
+function transmit(it) {
   const conv = convs.get(it.conv);
   if (!conv || !identified) return; // stays pending; sent after the next welcome
   const cmd = conv.kind === 'room' ? { type: 'msg', room: conv.name } : { type: 'dm', to: conv.name };
   cmd.text = it.text;
   cmd.id = it.id;
-  it.sent = link.send(cmd) || it.sent;
+  it.sent = link.send(cmd);
 }
 
 // Sends again what is pending after a (re)connect. Commands are handled in
@@ -194,9 +223,10 @@ function resend(resumed) {
   for (const it of [...pending.values()]) {
     // After a resume the session remembers our ids: resending is safe.
     // Otherwise only what never left this page may be sent again.
-    if (resumed || !it.sent) sendItem(it);
-    else failItem(it, 'connection lost before it was confirmed');
+    if (resumed) it.sent = false;
+    else if (it.sent) failItem(it, 'connection lost before it was confirmed');
   }
+  pump();
 }
 
 function failItem(it, text) {
@@ -204,6 +234,7 @@ function failItem(it, text) {
   it.state = 'failed';
   it.error = text;
   view.refresh(it);
+  pump();
 }
 
 function join(name) {
@@ -303,6 +334,7 @@ const handlers = {
     const it = pending.get(m.id);
     if (!it) return;
     pending.delete(m.id);
+    pump();
     it.state = 'ok';
     it.ts = m.ts;
     const conv = convs.get(it.conv);
@@ -398,6 +430,10 @@ const handlers = {
     } else if (id.startsWith('h:')) {
       const conv = roomConv(id.slice(2), false);
       if (conv) conv.historyBusy = false;
+    } else if (pending.has(id) && m.code === 'rate_limited') {
+      pending.get(id).sent = false;
+      slowUntil = Date.now() + Math.max(m.retry_after_ms || 1000, 10);
+      pump();
     } else if (pending.has(id)) {
       failItem(pending.get(id), errorText(m));
     } else if (m.code !== 'unavailable' && m.code !== 'no_such_user') {
