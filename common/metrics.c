@@ -113,15 +113,21 @@ unsigned chat_error_index(const char *code)
     return i;
 }
 
+void metric_family(struct mbuf *b, const char *name, const char *help, const char *key,
+                   const char *const names[], const uint64_t v[], unsigned n)
+{
+    metric_head(b, name, "counter", help);
+    for (unsigned i = 0; i < n; i++) {
+        char label[96];
+        snprintf(label, sizeof label, "%s=\"%s\"", key, names[i]);
+        metric_u64(b, name, label, v[i]);
+    }
+}
+
 void metric_errors(struct mbuf *b, const char *name, const char *help,
                    const uint64_t v[CHAT_NCODES])
 {
-    metric_head(b, name, "counter", help);
-    for (unsigned i = 0; i < CHAT_NCODES; i++) {
-        char label[64];
-        snprintf(label, sizeof label, "code=\"%s\"", chat_error_codes[i]);
-        metric_u64(b, name, label, v[i]);
-    }
+    metric_family(b, name, help, "code", chat_error_codes, v, CHAT_NCODES);
 }
 
 void metric_process(struct mbuf *b)

@@ -46,6 +46,9 @@ void metric_histo(struct mbuf *b, const char *name, const char *help, const stru
 extern const char *const chat_error_codes[CHAT_NCODES];
 /* Index of code in chat_error_codes (CHAT_NCODES - 1 for an unknown one). */
 unsigned chat_error_index(const char *code);
+/* A counter family with one label: key="names[i]" for v[i], i < n. */
+void metric_family(struct mbuf *b, const char *name, const char *help, const char *key,
+                   const char *const names[], const uint64_t v[], unsigned n);
 /* One counter family labelled code="..." over chat_error_codes. */
 void metric_errors(struct mbuf *b, const char *name, const char *help,
                    const uint64_t v[CHAT_NCODES]);

@@ -89,7 +89,6 @@ void metrics_render(struct gw *g, struct mbuf *b)
         identified += c->state == CONN_IDENTIFIED;
         queued += c->qbytes;
     }
-    char label[64];
     metric_one(b, "chat_gateway_connections", "gauge", "Open WebSocket connections.",
                (double)g->nconns);
     metric_one(b, "chat_gateway_identified_connections", "gauge",
@@ -106,28 +105,20 @@ void metrics_render(struct gw *g, struct mbuf *b)
                "WebSocket payload bytes written to clients.", (double)s->bytes_out);
     metric_errors(b, "chat_gateway_errors_total", "Error frames sent to clients, by code.",
                   s->errors);
-    metric_head(b, "chat_gateway_closes_total", "counter",
-                "Connections the gateway closed, by WebSocket close code.");
-    for (unsigned i = 0; i < GW_NCLOSES; i++) {
-        if (close_codes[i])
-            snprintf(label, sizeof label, "code=\"%u\"", close_codes[i]);
-        else
-            snprintf(label, sizeof label, "code=\"other\"");
-        metric_u64(b, "chat_gateway_closes_total", label, s->closes[i]);
-    }
+    static const char *const close_names[GW_NCLOSES] = {"1008", "1009", "1011", "1012",
+                                                        "1013", "4001", "1000", "other"};
+    metric_family(b, "chat_gateway_closes_total",
+                  "Connections the gateway closed, by WebSocket close code.", "code", close_names,
+                  s->closes, GW_NCLOSES);
     metric_one(b, "chat_gateway_slow_reader_closes_total", "counter",
                "Connections closed with 1013 because their queue passed --max-queue.",
                (double)s->slow_closes);
     metric_one(b, "chat_gateway_rate_limited_total", "counter",
                "Commands refused by the per-connection token bucket (--rate, --burst).",
                (double)s->rate_limited);
-    metric_head(b, "chat_gateway_refused_connections_total", "counter",
-                "WebSocket upgrades refused, by reason.");
     static const char *const why[] = {"draining", "max_conns", "max_conns_per_ip"};
-    for (unsigned i = 0; i < 3; i++) {
-        snprintf(label, sizeof label, "reason=\"%s\"", why[i]);
-        metric_u64(b, "chat_gateway_refused_connections_total", label, s->refused_conns[i]);
-    }
+    metric_family(b, "chat_gateway_refused_connections_total",
+                  "WebSocket upgrades refused, by reason.", "reason", why, s->refused_conns, 3);
     metric_one(b, "chat_gateway_queued_bytes", "gauge",
                "Bytes waiting in the output queues of all connections.", (double)queued);
     metric_one(b, "chat_gateway_unavailable_total", "counter",

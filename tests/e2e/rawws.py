@@ -5,6 +5,7 @@ import asyncio
 import base64
 import json
 import os
+import socket
 import struct
 
 import conftest
@@ -152,3 +153,28 @@ class RawWS:
         except (OSError, asyncio.TimeoutError):
             pass
         self.writer.transport.abort()
+
+
+def upgrade_request(host, port, path="/ws"):
+    """The bytes of a WebSocket upgrade request."""
+    key = base64.b64encode(os.urandom(16)).decode()
+    return (f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+            f"Sec-WebSocket-Version: 13\r\n\r\n").encode()
+
+
+def blocking_ws(port, rcvbuf=None, timeout=5):
+    """A plain blocking socket upgraded to a WebSocket (for clients that must
+    misbehave: never read, never answer a close). rcvbuf shrinks its receive
+    buffer before connecting."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if rcvbuf:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    s.settimeout(timeout)
+    s.connect((conftest.HOST, port))
+    s.sendall(upgrade_request(conftest.HOST, port))
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += s.recv(1)
+    assert b" 101 " in head.split(b"\r\n")[0], head
+    return s

@@ -7,7 +7,6 @@ exits 0. The broker flushes history and exits 0 (test_history_persist covers
 what it keeps)."""
 
 import asyncio
-import base64
 import os
 import signal
 import socket
@@ -16,6 +15,7 @@ import time
 import pytest
 
 from conftest import HOST, Cluster, http_get
+from rawws import blocking_ws, upgrade_request
 
 DRAIN_TIMEOUT_MS = 4000
 
@@ -30,16 +30,7 @@ def fresh(tmp_path):
 
 def silent_socket(port):
     """An identified-less WebSocket that will never answer a close."""
-    s = socket.create_connection((HOST, port), timeout=5)
-    key = base64.b64encode(os.urandom(16)).decode()
-    s.sendall((f"GET /ws HTTP/1.1\r\nHost: {HOST}:{port}\r\nUpgrade: websocket\r\n"
-               f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-               f"Sec-WebSocket-Version: 13\r\n\r\n").encode())
-    head = b""
-    while b"\r\n\r\n" not in head:
-        head += s.recv(1)
-    assert b" 101 " in head.split(b"\r\n")[0], head
-    return s
+    return blocking_ws(port)
 
 
 def upgrade_status(port):
@@ -49,10 +40,7 @@ def upgrade_status(port):
     except OSError:
         return None
     try:
-        key = base64.b64encode(os.urandom(16)).decode()
-        s.sendall((f"GET /ws HTTP/1.1\r\nHost: {HOST}:{port}\r\nUpgrade: websocket\r\n"
-                   f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-                   f"Sec-WebSocket-Version: 13\r\n\r\n").encode())
+        s.sendall(upgrade_request(HOST, port))
         data = s.recv(200)
         parts = data.split(b" ")
         return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None

@@ -4,12 +4,10 @@ never holds more than the cap (plus one frame); everyone else, on the same
 gateway too, keeps receiving every message in order."""
 
 import asyncio
-import base64
 import json
-import os
-import socket
 
-from conftest import HOST, RawWS, metric, scrape
+from conftest import RawWS, metric, scrape
+from rawws import blocking_ws
 
 MAX_QUEUE = 262144
 GATEWAY_ARGS = ["--max-queue", str(MAX_QUEUE)]
@@ -22,18 +20,7 @@ WINDOW = 20      # the sender stays this close to the watcher: a busy room that
 def stalled_client(port, nick, room):
     """A blocking socket with a tiny receive buffer that identifies, joins,
     and then reads nothing more."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    s.settimeout(5)
-    s.connect((HOST, port))
-    key = base64.b64encode(os.urandom(16)).decode()
-    s.sendall((f"GET /ws HTTP/1.1\r\nHost: {HOST}:{port}\r\nUpgrade: websocket\r\n"
-               f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-               f"Sec-WebSocket-Version: 13\r\n\r\n").encode())
-    head = b""
-    while b"\r\n\r\n" not in head:
-        head += s.recv(1)
-    assert b" 101 " in head.split(b"\r\n")[0], head
+    s = blocking_ws(port, rcvbuf=4096)
     for cmd in ({"type": "hello", "nick": nick}, {"type": "join", "room": room, "id": "j"}):
         s.sendall(RawWS.frame(0x1, json.dumps(cmd).encode()))
     # Read until the joined answer, then stop reading for good.
