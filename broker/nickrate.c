@@ -34,11 +34,12 @@ long nickrate_take(struct nickrate *r, const char *nick, uint64_t now)
     if (r->rate <= 0) return 0;
     size_t len = strlen(nick);
     struct nick_bucket *e;
-    char *key = malloc(len + 1);
+    char stack[256]; /* nicks are short (--max-nick is at most 255 code points of ASCII) */
+    char *key = len < sizeof stack ? stack : malloc(len + 1);
     if (!key) return 0; /* out of memory: do not refuse for it */
     text_fold(nick, len, key);
     HASH_FIND(hh, r->by_fold, key, len, e);
-    free(key);
+    if (key != stack) free(key);
     if (!e) {
         if (!(e = malloc(sizeof *e + len + 1))) return 0;
         text_fold(nick, len, e->fold);

@@ -22,6 +22,12 @@ struct codec_limits {
     unsigned history_default, history_max; /* 50, 200 */
 };
 
+/* PROTOCOL.md's defaults (the gateway's flags change the first three). */
+#define CODEC_LIMITS_DEFAULT                                                                       \
+    {                                                                                              \
+        4000, 32, 64, 64, 50, 200                                                                  \
+    }
+
 /* Where the connection stands, as far as the gateway knows. */
 enum conn_state {
     CONN_NEW,        /* no hello yet: only hello and ping pass */

@@ -216,8 +216,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "chat-gateway: --web %s: no such folder\n", g.cfg.web);
         return 2;
     }
-    g.limits = (struct codec_limits){
-        (size_t)g.cfg.max_text, (size_t)g.cfg.max_nick, (size_t)g.cfg.max_room, 64, 50, 200};
+    g.limits = (struct codec_limits)CODEC_LIMITS_DEFAULT;
+    g.limits.max_text = (size_t)g.cfg.max_text;
+    g.limits.max_nick = (size_t)g.cfg.max_nick;
+    g.limits.max_room = (size_t)g.cfg.max_room;
     if (getrandom(&g.instance, sizeof g.instance, 0) != (ssize_t)sizeof g.instance)
         g.instance = clock_mono_us() ^ (uint64_t)getpid();
     /* Connection numbers of one instance never collide with an earlier one's. */

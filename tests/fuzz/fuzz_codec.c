@@ -27,14 +27,7 @@
 #include "render.h"
 #include "text.h"
 
-static const struct codec_limits DEFAULT_LIMITS = {
-    .max_text = 4000,
-    .max_nick = 32,
-    .max_room = 64,
-    .max_id = 64,
-    .history_default = 50,
-    .history_max = 200,
-};
+static const struct codec_limits DEFAULT_LIMITS = CODEC_LIMITS_DEFAULT;
 
 static const struct codec_limits TINY_LIMITS = {
     .max_text = 3,

@@ -15,14 +15,7 @@
 
 #include "codec.h"
 
-static const struct codec_limits LIM = {
-    .max_text = 4000,
-    .max_nick = 32,
-    .max_room = 64,
-    .max_id = 64,
-    .history_default = 50,
-    .history_max = 200,
-};
+static const struct codec_limits LIM = CODEC_LIMITS_DEFAULT;
 
 /* The command under test, cleared by each decode (one per test program). */
 static struct codec_cmd g;
